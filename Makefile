@@ -1,0 +1,57 @@
+# voc-pipeline: the front door. `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+VOC := $(VENV)/bin/voc
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help setup up down status demo test test-unit test-integration lint format bench clean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP) ## Create .venv and install the project with its dev tools
+
+up: setup ## Start the local broker (Tansu) and ClickHouse; installs ClickHouse if missing
+	bash deploy/local/services.sh up
+
+down: ## Stop the local services
+	bash deploy/local/services.sh down
+
+status: ## Show which local services run
+	bash deploy/local/services.sh status
+
+demo: up ## Set everything up, run the pipeline on the demo data, print report and alerts
+	$(VOC) demo
+
+test: up ## Run unit and integration tests against the real services
+	$(PY) -m pytest tests
+
+test-unit: setup ## Run the unit tests only (no services)
+	$(PY) -m pytest tests/unit
+
+test-integration: up ## Run the integration tests only
+	$(PY) -m pytest tests/integration
+
+lint: setup ## ruff and mypy, check only
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+format: setup ## Apply ruff's fixes and formatting
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench: up ## End-to-end throughput and latency of one worker (N=$(BENCH_N))
+	$(VOC) bench --count $(or $(BENCH_N),50000)
+
+clean: ## Remove the virtualenv and local service state (stop services first)
+	rm -rf $(VENV) .local .mypy_cache .ruff_cache .pytest_cache

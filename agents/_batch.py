@@ -1,0 +1,72 @@
+"""What every agent does around its stage logic: read a batch, publish, count."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Sequence
+from typing import Any, cast
+
+from faust.streams import Stream
+from faust.types import EventT, StreamT
+
+from pipeline.context import WorkerContext
+from pipeline.records import RawRecord
+from pipeline.stages import StageOutcome
+from sinks.kafka import KafkaPublisher
+
+__all__ = ["batches", "publish_outcome", "raw_record"]
+
+
+def raw_record(event: EventT[bytes]) -> RawRecord:
+    """The Kafka record behind a Faust event, as the pure stage functions take it."""
+    message = event.message
+    value: Any = message.value
+    return RawRecord(
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        timestamp_ms=int((message.timestamp or 0) * 1000),
+        key=message.key if isinstance(message.key, bytes) or message.key is None else bytes(message.key),
+        value=value if isinstance(value, bytes) else bytes(value or b""),
+    )
+
+
+async def batches(stream: StreamT[bytes], ctx: WorkerContext, stage: str) -> AsyncIterator[list[RawRecord]]:
+    """Yield the stream in batches. Faust acks a batch when the loop body that received it
+    finishes, so the body must make its effects durable before it ends."""
+    settings = ctx.settings
+    # take_events is on faust's Stream class but missing from its StreamT protocol.
+    async for events in cast("Stream[bytes]", stream).take_events(
+        settings.batch_max_messages, within=settings.batch_max_wait_s
+    ):
+        ctx.metrics.messages_in.labels(stage).inc(len(events))
+        ctx.metrics.batch_size.labels(stage).observe(len(events))
+        yield [raw_record(e) for e in events]
+
+
+async def publish_outcome(
+    publisher: KafkaPublisher,
+    outcome: StageOutcome,
+    ctx: WorkerContext,
+    stage: str,
+    extra: Sequence[Any] = (),
+) -> None:
+    """Deliver outputs and dead letters (waiting for the broker), then count them."""
+    await publisher.publish([*outcome.outputs, *outcome.dead_letters, *extra])
+    ctx.metrics.messages_out.labels(stage).inc(len(outcome.outputs) + len(extra))
+    for reason in outcome.dead_reasons:
+        ctx.metrics.dead_letters.labels(stage, reason).inc()
+    if outcome.skipped:
+        ctx.metrics.skipped.labels(stage, "not_customer_voice").inc(outcome.skipped)
+
+
+class BatchTimer:
+    """Observes how long one batch took, for ``voc_batch_duration_seconds``."""
+
+    def __init__(self, ctx: WorkerContext, stage: str):
+        self._histogram = ctx.metrics.batch_seconds.labels(stage)
+        self._started = time.perf_counter()
+
+    def done(self) -> None:
+        """Record the elapsed time."""
+        self._histogram.observe(time.perf_counter() - self._started)

@@ -1,0 +1,45 @@
+"""Ingest agents, one per source topic: raw bytes → Feedback on ``{ns}.feedback``."""
+
+from __future__ import annotations
+
+import faust
+
+from agents._batch import BatchTimer, batches, publish_outcome
+from pipeline.context import WorkerContext
+from pipeline.ingest import Ingestor, ingest_chat, ingest_review, ingest_survey
+from pipeline.stages import ingest_batch
+from sinks.kafka import KafkaPublisher
+
+__all__ = ["register_ingest_agents"]
+
+
+def register_ingest_agents(app: faust.App, ctx: WorkerContext, publisher: KafkaPublisher) -> None:
+    """Add the three ingest agents (reviews, chats, surveys) to ``app``."""
+    sources: list[tuple[str, str, Ingestor]] = [
+        ("reviews", ctx.topics.reviews_raw, ingest_review),
+        ("chats", ctx.topics.chats_raw, ingest_chat),
+        ("surveys", ctx.topics.surveys_raw, ingest_survey),
+    ]
+    for name, topic_name, ingestor in sources:
+        _register(app, ctx, publisher, name, topic_name, ingestor)
+
+
+def _register(
+    app: faust.App,
+    ctx: WorkerContext,
+    publisher: KafkaPublisher,
+    name: str,
+    topic_name: str,
+    ingestor: Ingestor,
+) -> None:
+    topic = app.topic(topic_name, key_type=bytes, value_type=bytes, value_serializer="raw")
+    stage = f"ingest_{name}"
+
+    async def ingest(stream: faust.StreamT[bytes]) -> None:
+        async for records in batches(stream, ctx, stage):
+            timer = BatchTimer(ctx, stage)
+            outcome = ingest_batch(records, ingestor, ctx.ingest, ctx.topics.feedback, ctx.topics.dlq)
+            await publish_outcome(publisher, outcome, ctx, stage)
+            timer.done()
+
+    app.agent(topic, name=f"ingest-{name}")(ingest)

@@ -1,0 +1,18 @@
+"""Settings and the YAML-defined taxonomy and alert rules, loaded and validated."""
+
+from config.alert_rules import AlertRule, AlertRules, load_alert_rules
+from config.errors import ConfigError
+from config.settings import REPO_ROOT, Settings
+from config.taxonomy import AspectNode, Taxonomy, load_taxonomy
+
+__all__ = [
+    "REPO_ROOT",
+    "AlertRule",
+    "AlertRules",
+    "AspectNode",
+    "ConfigError",
+    "Settings",
+    "Taxonomy",
+    "load_alert_rules",
+    "load_taxonomy",
+]

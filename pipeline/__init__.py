@@ -1,0 +1,1 @@
+"""voc-pipeline: the app factory, the CLI, and the pure logic of every stage."""

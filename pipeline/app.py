@@ -1,0 +1,68 @@
+"""The Faust application factory: one worker process runs every stage of the pipeline."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import faust
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from agents import (
+    register_analyze_agent,
+    register_detect_agent,
+    register_ingest_agents,
+    register_store_agents,
+)
+from pipeline.context import WorkerContext
+from sinks.kafka import KafkaPublisher
+
+__all__ = ["create_app"]
+
+
+def create_app(ctx: WorkerContext) -> faust.App:
+    """Build the Faust app with all agents, the windows table and the HTTP endpoints
+    ``/metrics`` (Prometheus) and ``/livez``. Connects to nothing until the worker starts.
+    """
+    settings = ctx.settings
+    app = faust.App(
+        settings.app_id,
+        broker=[f"kafka://{host.strip()}" for host in settings.kafka_bootstrap.split(",")],
+        store="memory://",
+        autodiscover=False,
+        topic_partitions=settings.topic_partitions,
+        topic_replication_factor=settings.topic_replication_factor,
+        # No leader election is used; its extra topic would be one more to pre-create.
+        topic_disable_leader=True,
+        consumer_auto_offset_reset="earliest",
+        producer_linger=settings.producer_linger_ms / 1000,
+        # Room for two full batches per agent so take() never starves the fetcher.
+        stream_buffer_maxsize=max(4_096, 2 * settings.batch_max_messages),
+        web_enabled=True,
+        web_host=settings.web_host,
+        web_bind=settings.web_host,
+        web_port=settings.web_port,
+    )
+
+    def send(topic: str, key: bytes | None, value: bytes, headers: Any) -> Any:
+        return app.producer.send(topic, key, value, None, None, headers)
+
+    publisher = KafkaPublisher(send)
+    register_ingest_agents(app, ctx, publisher)
+    register_analyze_agent(app, ctx, publisher)
+    register_detect_agent(app, ctx, publisher)
+    register_store_agents(app, ctx, publisher)
+
+    @app.page("/metrics")
+    async def metrics(web: Any, request: Any) -> Any:
+        return web.bytes(generate_latest(ctx.registry), content_type=CONTENT_TYPE_LATEST)
+
+    @app.page("/livez")
+    async def livez(web: Any, request: Any) -> Any:
+        return web.json({"status": "ok", "app": settings.app_id})
+
+    async def close_sinks(sender: Any, **kwargs: Any) -> None:
+        ctx.writer.close()
+
+    app.on_before_shutdown.connect(cast(Any, close_sinks))
+
+    return app

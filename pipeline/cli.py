@@ -1,0 +1,218 @@
+"""The ``voc`` command line: the entry point that reads the settings, once."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+from pydantic import ValidationError
+
+from config import REPO_ROOT, ConfigError, Settings
+
+if TYPE_CHECKING:
+    from clickhouse_driver import Client
+
+__all__ = ["main"]
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise click.ClickException(f"invalid VOC_* setting: {exc}") from exc
+
+
+def _clickhouse(settings: Settings, with_database: bool = True) -> Client:
+    from pipeline.context import clickhouse_config
+    from sinks.clickhouse import connect
+
+    return connect(clickhouse_config(settings, with_database))
+
+
+@click.group()
+def main() -> None:
+    """voc-pipeline: streaming voice-of-customer analytics on Kafka and ClickHouse.
+
+    Settings come from VOC_* environment variables (see config/settings.py).
+    """
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+@click.option("--web-port", type=int, default=None, help="Override VOC_WEB_PORT.")
+@click.option(
+    "--create-topics/--no-create-topics",
+    default=True,
+    show_default=True,
+    help="Create missing topics before starting.",
+)
+def worker(web_port: int | None, create_topics: bool) -> None:
+    """Run a Faust worker with every stage; more workers join the same consumer group."""
+    import faust
+
+    from pipeline.app import create_app
+    from pipeline.context import WorkerContext
+    from pipeline.topics import ensure_topics
+
+    settings = _settings()
+    if web_port is not None:
+        settings = settings.model_copy(update={"web_port": web_port})
+    try:
+        ctx = WorkerContext.build(settings)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    if create_topics:
+        loop.run_until_complete(
+            ensure_topics(
+                settings.kafka_bootstrap,
+                ctx.topics,
+                settings.app_id,
+                settings.topic_partitions,
+                settings.topic_replication_factor,
+            )
+        )
+    app = create_app(ctx)
+    faust.Worker(app, loop=loop, loglevel=settings.log_level).execute_from_commandline()
+
+
+@main.group()
+def topics() -> None:
+    """Manage the pipeline's Kafka topics."""
+
+
+@topics.command("create")
+def topics_create() -> None:
+    """Create every topic that does not exist yet (idempotent)."""
+    from pipeline.topics import TopicNames, ensure_topics
+
+    settings = _settings()
+    names = TopicNames.in_namespace(settings.topic_namespace)
+    created = asyncio.run(
+        ensure_topics(
+            settings.kafka_bootstrap,
+            names,
+            settings.app_id,
+            settings.topic_partitions,
+            settings.topic_replication_factor,
+        )
+    )
+    click.echo(f"created {len(created)} topics" + (f": {', '.join(created)}" if created else ""))
+
+
+@main.group()
+def db() -> None:
+    """Manage the ClickHouse schema."""
+
+
+@db.command("migrate")
+def db_migrate() -> None:
+    """Create the database and apply pending migrations (idempotent)."""
+    from sinks.migrations import apply_migrations
+
+    settings = _settings()
+    client = _clickhouse(settings, with_database=False)
+    applied = apply_migrations(client, settings.clickhouse_database, settings.migrations_dir)
+    click.echo(
+        f"database {settings.clickhouse_database}: "
+        + (
+            f"applied {', '.join(f'{m.version:04d}_{m.name}' for m in applied)}"
+            if applied
+            else "schema is current"
+        )
+    )
+
+
+@main.command()
+@click.option("--topic", required=True, help="Topic to produce to (full name).")
+@click.option("--key-field", default=None, help="Top-level JSON field to use as record key.")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def produce(topic: str, key_field: str | None, file: Path) -> None:
+    """Replay FILE (JSON lines) into TOPIC, one record per line, bytes unchanged."""
+    from tqdm import tqdm
+
+    from pipeline.kafka_io import iter_jsonl_lines, produce_lines
+
+    settings = _settings()
+    total = sum(1 for _ in iter_jsonl_lines(file))
+    with tqdm(total=total, unit="msg", desc=topic, file=sys.stderr) as bar:
+        sent = asyncio.run(
+            produce_lines(settings.kafka_bootstrap, topic, iter_jsonl_lines(file), key_field, bar.update)
+        )
+    click.echo(f"produced {sent} records to {topic}")
+
+
+@main.command()
+@click.option("--limit", default=10, show_default=True)
+def report(limit: int) -> None:
+    """Print the headline report read back from ClickHouse."""
+    from pipeline.report import render_report
+
+    click.echo(render_report(_clickhouse(_settings()), limit=limit))
+
+
+@main.command()
+@click.option("--idle-timeout", default=3.0, show_default=True, help="Stop after this long idle.")
+def alerts(idle_timeout: float) -> None:
+    """Print the alert events on the alert topic, from the beginning."""
+    from pipeline.demo import format_alerts
+    from pipeline.kafka_io import read_topic
+    from pipeline.topics import TopicNames
+
+    settings = _settings()
+    topic = TopicNames.in_namespace(settings.topic_namespace).alerts
+    records = asyncio.run(read_topic(settings.kafka_bootstrap, topic, idle_timeout))
+    click.echo(format_alerts([r.value for r in records]))
+
+
+@main.command()
+@click.option("--idle-timeout", default=3.0, show_default=True, help="Stop after this long idle.")
+def dlq(idle_timeout: float) -> None:
+    """Print the dead letters with their reasons, from the beginning."""
+    from pipeline.demo import format_dead_letters
+    from pipeline.kafka_io import read_topic
+    from pipeline.topics import TopicNames
+
+    settings = _settings()
+    topic = TopicNames.in_namespace(settings.topic_namespace).dlq
+    records = asyncio.run(read_topic(settings.kafka_bootstrap, topic, idle_timeout))
+    click.echo(format_dead_letters([(r.headers, r.value) for r in records]))
+
+
+@main.command()
+@click.option(
+    "--work-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=REPO_ROOT / ".local" / "demo",
+    show_default=True,
+)
+@click.option("--timeout", default=300.0, show_default=True, help="Seconds to wait for the pipeline.")
+def demo(work_dir: Path, timeout: float) -> None:
+    """Create topics and tables, run a worker, replay the demo data, print the results."""
+    from pipeline.demo import run_demo
+    from pipeline.topics import TopicNames, ensure_topics
+    from sinks.migrations import apply_migrations
+
+    settings = _settings()
+    asyncio.run(
+        ensure_topics(
+            settings.kafka_bootstrap,
+            TopicNames.in_namespace(settings.topic_namespace),
+            settings.app_id,
+            settings.topic_partitions,
+            settings.topic_replication_factor,
+        )
+    )
+    apply_migrations(
+        _clickhouse(settings, with_database=False), settings.clickhouse_database, settings.migrations_dir
+    )
+    sys.exit(run_demo(settings, _clickhouse(settings), work_dir, timeout))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+"""Everything a worker's agents share, built once from the settings at start."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry
+
+from config import AlertRules, Settings, load_alert_rules, load_taxonomy
+from pipeline.analysis import Analyzer
+from pipeline.aspects import AspectMatcher
+from pipeline.ingest import IngestContext
+from pipeline.metrics import PipelineMetrics
+from pipeline.sentiment import load_snownlp_model
+from pipeline.tokenize import build_tokenizer
+from pipeline.topics import TopicNames
+from sinks.clickhouse import ClickHouseConfig, ClickHouseWriter
+
+__all__ = ["WorkerContext", "build_analyzer", "clickhouse_config"]
+
+
+def build_analyzer(settings: Settings) -> Analyzer:
+    """Load taxonomy, tokenizer and model (a fraction of a second) into one Analyzer."""
+    taxonomy = load_taxonomy(settings.taxonomy_path)
+    tokenizer = build_tokenizer(settings.tokenizer, AspectMatcher(taxonomy).terms)
+    return Analyzer(taxonomy, tokenizer, load_snownlp_model())
+
+
+def clickhouse_config(settings: Settings, with_database: bool = True) -> ClickHouseConfig:
+    """Connection parameters from the settings."""
+    return ClickHouseConfig(
+        host=settings.clickhouse_host,
+        port=settings.clickhouse_port,
+        user=settings.clickhouse_user,
+        password=settings.clickhouse_password.get_secret_value(),
+        database=settings.clickhouse_database if with_database else None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerContext:
+    """Shared, read-only dependencies of the agents of one worker process."""
+
+    settings: Settings
+    topics: TopicNames
+    registry: CollectorRegistry
+    metrics: PipelineMetrics
+    analyzer: Analyzer
+    rules: AlertRules
+    ingest: IngestContext
+    writer: ClickHouseWriter
+
+    @classmethod
+    def build(cls, settings: Settings) -> WorkerContext:
+        """Load and validate every file the worker needs; raises ConfigError if one is bad.
+
+        Opens no connection: the ClickHouse writer connects on its first insert.
+        """
+        registry = CollectorRegistry()
+        metrics = PipelineMetrics.create(registry)
+        return cls(
+            settings=settings,
+            topics=TopicNames.in_namespace(settings.topic_namespace),
+            registry=registry,
+            metrics=metrics,
+            analyzer=build_analyzer(settings),
+            rules=load_alert_rules(settings.alert_rules_path),
+            ingest=IngestContext(
+                max_message_bytes=settings.max_message_bytes,
+                customer_ref_salt=settings.customer_ref_salt.get_secret_value().encode(),
+            ),
+            writer=ClickHouseWriter(clickhouse_config(settings), metrics, settings.sink_retry_max_backoff_s),
+        )

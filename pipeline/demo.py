@@ -1,0 +1,163 @@
+"""``voc demo``: replay the demo data through a real worker and print what came out."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import orjson
+from clickhouse_driver import Client
+
+from config import Settings
+from pipeline.demo_data import DemoManifest, write_demo_files
+from pipeline.kafka_io import iter_jsonl_lines, produce_lines, read_topic
+from pipeline.report import format_table, render_report
+from pipeline.topics import TopicNames
+from schemas.alerts import Alert
+from schemas.dead_letters import DeadLetterReason
+
+__all__ = ["format_alerts", "format_dead_letters", "run_demo"]
+
+_POLL_S = 2.0
+_SETTLE_S = 6.0
+
+
+def format_alerts(records: list[bytes]) -> str:
+    """Alerts from the alert topic, one line each, deduplicated on alert id."""
+    seen: dict[str, Alert] = {}
+    for value in records:
+        alert = Alert.model_validate_json(value)
+        seen.setdefault(alert.alert_id, alert)
+    rows = [
+        (
+            a.window_start.strftime("%Y-%m-%d %H:%M"),
+            a.rule,
+            a.severity,
+            f"{a.scope.brand}/{a.scope.product}/{a.scope.aspect}",
+            f"{a.observed:.2f}",
+            a.mentions,
+            ",".join(a.sample_feedback_ids[:2]),
+        )
+        for a in sorted(seen.values(), key=lambda a: (a.window_start, a.rule, a.scope.product))
+    ]
+    return f"{len(seen)} distinct alerts\n" + format_table(
+        ["window start", "rule", "severity", "scope", "observed", "mentions", "samples"], rows, 48
+    )
+
+
+def format_dead_letters(records: list[tuple[tuple[tuple[str, bytes], ...], bytes]]) -> str:
+    """Dead letters with their reasons and the first bytes of the original message."""
+    rows = []
+    for headers, value in records:
+        reason = DeadLetterReason.from_headers(headers)
+        rows.append(
+            (
+                reason.stage,
+                reason.reason,
+                reason.source_topic,
+                reason.source_offset,
+                reason.error_message[:60],
+                repr(value[:24]),
+            )
+        )
+    return f"{len(rows)} dead letters\n" + format_table(
+        ["stage", "reason", "source topic", "offset", "error", "original bytes"], rows, 62
+    )
+
+
+def _stored_since(client: Client, since_ms: int) -> int:
+    return int(
+        client.execute("SELECT count() FROM feedback WHERE stored_at_ms >= %(t)s", {"t": since_ms})[0][0]
+    )
+
+
+def _wait_for(
+    what: str,
+    probe: Callable[[], int],
+    target: int,
+    timeout_s: float,
+    worker: subprocess.Popen[bytes],
+    log_path: Path,
+) -> int:
+    deadline = time.monotonic() + timeout_s
+    value = probe()
+    while value < target and time.monotonic() < deadline:
+        if worker.poll() is not None:
+            tail = log_path.read_text(errors="replace").splitlines()[-15:]
+            raise RuntimeError(
+                f"the worker exited with code {worker.returncode}; end of {log_path}:\n" + "\n".join(tail)
+            )
+        print(f"  {what}: {value}/{target}", flush=True)
+        time.sleep(_POLL_S)
+        value = probe()
+    print(f"  {what}: {value}/{target}", flush=True)
+    return value
+
+
+def run_demo(settings: Settings, client: Client, work_dir: Path, timeout_s: float = 300) -> int:
+    """Start a worker, produce the demo files, wait for ClickHouse, print the results.
+
+    Returns a process exit code: 0 when every valid message was stored, else 1.
+    """
+    topics = TopicNames.in_namespace(settings.topic_namespace)
+    manifest: DemoManifest = write_demo_files(work_dir / "data")
+    log_path = work_dir / "demo-worker.log"
+    print(
+        f"[demo] data: {manifest.expected_feedback} feedback expected from "
+        f"{sum(1 for f in manifest.files.values() for _ in iter_jsonl_lines(f))} messages "
+        f"({manifest.agent_turns} agent chat turns skipped, {manifest.invalid_messages} invalid)"
+    )
+    started_ms = int(time.time() * 1000)
+    print(f"[demo] starting a worker (log: {log_path})", flush=True)
+    with log_path.open("ab") as log:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "pipeline.cli", "worker"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=os.environ.copy(),
+        )
+    try:
+        for name, topic, key in (
+            ("reviews", topics.reviews_raw, "review_id"),
+            ("chats", topics.chats_raw, "conversation_id"),
+            ("surveys", topics.surveys_raw, "response_id"),
+        ):
+            sent = asyncio.run(
+                produce_lines(settings.kafka_bootstrap, topic, iter_jsonl_lines(manifest.files[name]), key)
+            )
+            print(f"[demo] produced {sent} {name} to {topic}", flush=True)
+        print("[demo] waiting for the pipeline to store every feedback in ClickHouse", flush=True)
+        stored = _wait_for(
+            "feedback stored",
+            lambda: _stored_since(client, started_ms),
+            manifest.expected_feedback,
+            timeout_s,
+            worker,
+            log_path,
+        )
+        # Alerts travel one more hop (alert topic → sink): give them a moment to land.
+        time.sleep(_SETTLE_S)
+        print("\n" + render_report(client) + "\n")
+        alerts = asyncio.run(read_topic(settings.kafka_bootstrap, topics.alerts, idle_timeout_s=2))
+        print(f"Alert events consumed from {topics.alerts}: " + format_alerts([r.value for r in alerts]))
+        dead = asyncio.run(read_topic(settings.kafka_bootstrap, topics.dlq, idle_timeout_s=2))
+        print(f"\nDead letters on {topics.dlq}: " + format_dead_letters([(r.headers, r.value) for r in dead]))
+        ok = stored >= manifest.expected_feedback and bool(alerts)
+        print(
+            f"\n[demo] {'done' if ok else 'INCOMPLETE'}: {stored}/{manifest.expected_feedback} "
+            f"feedback stored this run, {len({orjson.loads(r.value)['alert_id'] for r in alerts})} "
+            f"alerts on the topic, {len(dead)} dead letters"
+        )
+        return 0 if ok else 1
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()

@@ -1,0 +1,152 @@
+"""The ingest stage: raw bytes of a source topic → validated, normalized, masked Feedback.
+
+Pure functions. A message that cannot become Feedback raises :class:`InvalidMessage` with a
+reason code; the agent sends it to the dead-letter topic. A valid message that is not
+customer voice (an agent's chat turn) yields ``None`` and is counted as skipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import orjson
+from pydantic import BaseModel, ValidationError
+
+from pipeline.errors import InvalidMessage
+from pipeline.records import RawRecord
+from pipeline.text import mask_pii, normalize_text
+from schemas.feedback import Feedback, Origin
+from schemas.inputs import ChatMessageIn, ReviewIn, SurveyResponseIn
+
+__all__ = ["IngestContext", "Ingestor", "decode_message", "ingest_chat", "ingest_review", "ingest_survey"]
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+# Joins the parts of one feedback (review + 追评, survey answers) so that the clause splitter
+# keeps them apart.
+_PART_SEPARATOR = "。"
+
+
+@dataclass(frozen=True, slots=True)
+class IngestContext:
+    """What ingest needs from the settings."""
+
+    max_message_bytes: int
+    customer_ref_salt: bytes
+
+
+def decode_message(record: RawRecord, model: type[ModelT], max_bytes: int) -> ModelT:
+    """Check size, UTF-8 and JSON, then validate against ``model``.
+
+    Raises InvalidMessage with reason ``too_large``, ``not_utf8``, ``not_json`` or
+    ``schema_invalid``; the message says which field failed and why.
+    """
+    if len(record.value) > max_bytes:
+        raise InvalidMessage("too_large", f"{len(record.value)} bytes exceeds the limit of {max_bytes}")
+    try:
+        text = record.value.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidMessage("not_utf8", f"not UTF-8: {exc.reason} at byte {exc.start}", exc) from exc
+    try:
+        data = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidMessage("not_json", f"not JSON: {exc}", exc) from exc
+    if not isinstance(data, dict):
+        raise InvalidMessage("schema_invalid", f"expected a JSON object, got {type(data).__name__}")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in exc.errors()
+        )
+        raise InvalidMessage("schema_invalid", f"{model.__name__}: {problems}", exc) from exc
+
+
+def _clean(text: str) -> str:
+    return mask_pii(normalize_text(text))
+
+
+def _customer_ref(customer_id: str | None, salt: bytes) -> str:
+    if not customer_id:
+        return ""
+    return hashlib.blake2b(customer_id.encode(), key=salt[:64], digest_size=16).hexdigest()
+
+
+def _origin(record: RawRecord) -> Origin:
+    return Origin(
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        timestamp_ms=max(record.timestamp_ms, 0),
+    )
+
+
+def ingest_review(record: RawRecord, ctx: IngestContext) -> Feedback:
+    """A review becomes one Feedback; the follow-up review (追评) is appended to the text."""
+    review = decode_message(record, ReviewIn, ctx.max_message_bytes)
+    parts = [review.text, review.follow_up_text or ""]
+    return Feedback(
+        feedback_id=f"review:{review.platform}:{review.review_id}",
+        source="review",
+        channel=review.platform,
+        brand=review.brand,
+        product_sku=review.product.sku,
+        product_name=review.product.name,
+        variant=review.product.variant,
+        customer_ref=_customer_ref(review.customer_id, ctx.customer_ref_salt),
+        text=_clean(_PART_SEPARATOR.join(p for p in parts if p)),
+        rating=review.rating,
+        event_time=review.created_at,
+        origin=_origin(record),
+    )
+
+
+def ingest_chat(record: RawRecord, ctx: IngestContext) -> Feedback | None:
+    """A customer turn becomes one Feedback; agent and bot turns yield ``None``."""
+    turn = decode_message(record, ChatMessageIn, ctx.max_message_bytes)
+    if turn.role != "customer":
+        return None
+    product = turn.product
+    return Feedback(
+        feedback_id=f"chat:{turn.conversation_id}:{turn.turn_index}",
+        source="chat",
+        channel=turn.channel,
+        brand=turn.brand,
+        product_sku=product.sku if product else "",
+        product_name=product.name if product else "",
+        variant=product.variant if product else "",
+        customer_ref=_customer_ref(turn.customer_id, ctx.customer_ref_salt),
+        store_id=turn.store_id or "",
+        agent_id=turn.agent_id or "",
+        text=_clean(turn.text),
+        event_time=turn.ts,
+        origin=_origin(record),
+    )
+
+
+def ingest_survey(record: RawRecord, ctx: IngestContext) -> Feedback:
+    """A survey response becomes one Feedback: open answers joined, CSAT as the rating."""
+    response = decode_message(record, SurveyResponseIn, ctx.max_message_bytes)
+    product = response.product
+    return Feedback(
+        feedback_id=f"survey:{response.survey_id}:{response.response_id}",
+        source="survey",
+        channel=response.touchpoint,
+        brand=response.brand,
+        product_sku=product.sku if product else "",
+        product_name=product.name if product else "",
+        variant=product.variant if product else "",
+        customer_ref=_customer_ref(response.customer_id, ctx.customer_ref_salt),
+        text=_clean(_PART_SEPARATOR.join(a.answer for a in response.answers if a.answer)),
+        rating=response.csat,
+        nps=response.nps,
+        event_time=response.ts,
+        origin=_origin(record),
+    )
+
+
+Ingestor = Callable[[RawRecord, IngestContext], Feedback | None]
+"""One of the ingest functions above, chosen by source topic."""

@@ -1,0 +1,136 @@
+"""Producing files into topics and reading topics back, for the CLI, the demo and tests.
+
+Plain aiokafka clients (no consumer group): these are tools, not pipeline stages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+__all__ = ["ConsumedRecord", "iter_jsonl_lines", "key_of", "produce_lines", "read_topic"]
+
+# Sends in flight before waiting for their acks: bounds memory while keeping the pipe full.
+_IN_FLIGHT = 5_000
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumedRecord:
+    """A record read back from a topic."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int
+    key: bytes | None
+    value: bytes
+    headers: tuple[tuple[str, bytes], ...]
+
+
+def iter_jsonl_lines(path: Path) -> Iterator[bytes]:
+    """Each non-empty line of ``path`` as raw bytes, without the newline; never decoded, so
+    that invalid lines reach the pipeline (and its dead-letter topic) unchanged."""
+    with path.open("rb") as handle:
+        for line in handle:
+            line = line.rstrip(b"\r\n")
+            if line:
+                yield line
+
+
+def key_of(line: bytes, field: str | None) -> bytes | None:
+    """The value of top-level ``field`` in a JSON line as the record key, or None."""
+    if field is None:
+        return None
+    try:
+        value = orjson.loads(line).get(field)
+    except (orjson.JSONDecodeError, AttributeError):
+        return None
+    return None if value is None else str(value).encode()
+
+
+async def produce_lines(
+    bootstrap: str,
+    topic: str,
+    lines: Iterable[bytes],
+    key_field: str | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> int:
+    """Send each line as one record and wait for every ack; returns how many were sent."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap.split(","), linger_ms=5, max_batch_size=262_144, acks=1
+    )
+    await producer.start()
+    sent = 0
+    try:
+        pending: list[asyncio.Future[object]] = []
+        for line in lines:
+            pending.append(await producer.send(topic, line, key=key_of(line, key_field)))
+            if len(pending) >= _IN_FLIGHT:
+                await asyncio.gather(*pending)
+                sent += len(pending)
+                if on_progress:
+                    on_progress(len(pending))
+                pending.clear()
+        await asyncio.gather(*pending)
+        sent += len(pending)
+        if on_progress and pending:
+            on_progress(len(pending))
+    finally:
+        await producer.stop()
+    return sent
+
+
+async def read_topic(
+    bootstrap: str, topic: str, idle_timeout_s: float = 3.0, max_wait_s: float = 60.0
+) -> list[ConsumedRecord]:
+    """Every record of ``topic`` from the beginning, in partition then offset order.
+
+    Stops once the end of every partition is reached and nothing new came for
+    ``idle_timeout_s`` (or after ``max_wait_s`` in all).
+    """
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap.split(","), enable_auto_commit=False, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    records: list[ConsumedRecord] = []
+    try:
+        partitions = consumer.partitions_for_topic(topic)
+        if not partitions:
+            await consumer.force_metadata_update()
+            partitions = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        if not tps:
+            return []
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        deadline = time.monotonic() + max_wait_s
+        last_seen = time.monotonic()
+        while time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=500)
+            for tp_records in batch.values():
+                for r in tp_records:
+                    records.append(
+                        ConsumedRecord(
+                            r.topic,
+                            r.partition,
+                            r.offset,
+                            r.timestamp,
+                            r.key,
+                            r.value or b"",
+                            tuple(r.headers or ()),
+                        )
+                    )
+            if batch:
+                last_seen = time.monotonic()
+            elif time.monotonic() - last_seen >= idle_timeout_s:
+                break
+    finally:
+        await consumer.stop()
+    records.sort(key=lambda r: (r.partition, r.offset))
+    return records

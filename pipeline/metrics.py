@@ -1,0 +1,104 @@
+"""Prometheus metrics of a worker, created by one factory on a registry it is given."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+__all__ = ["PipelineMetrics"]
+
+# Batch sizes span one straggler to a full take() of thousands.
+_BATCH_SIZE_BUCKETS = (1, 10, 50, 100, 250, 500, 1_000, 2_000, 5_000, 10_000)
+# Inserts of thousands of rows take milliseconds locally, seconds when the server is busy.
+_INSERT_SECONDS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+# Produce→stored latency: sub-second when keeping up, minutes when catching up.
+_LATENCY_SECONDS_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900)
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineMetrics:
+    """Every metric a worker exposes on ``/metrics``; labels are low-cardinality enums."""
+
+    messages_in: Counter
+    messages_out: Counter
+    dead_letters: Counter
+    skipped: Counter
+    late_events: Counter
+    alerts_emitted: Counter
+    batch_size: Histogram
+    batch_seconds: Histogram
+    insert_seconds: Histogram
+    insert_rows: Counter
+    insert_failures: Counter
+    feedback_latency: Histogram
+
+    @classmethod
+    def create(cls, registry: CollectorRegistry) -> PipelineMetrics:
+        """Register every metric on ``registry`` (never the global default one)."""
+        return cls(
+            messages_in=Counter(
+                "voc_messages_in", "Records consumed, per stage.", ["stage"], registry=registry
+            ),
+            messages_out=Counter(
+                "voc_messages_out", "Records produced, per stage.", ["stage"], registry=registry
+            ),
+            dead_letters=Counter(
+                "voc_dead_letters",
+                "Records sent to the dead-letter topic.",
+                ["stage", "reason"],
+                registry=registry,
+            ),
+            skipped=Counter(
+                "voc_messages_skipped",
+                "Valid records that are not customer voice.",
+                ["stage", "reason"],
+                registry=registry,
+            ),
+            late_events=Counter("voc_late_events", "Events older than every open window.", registry=registry),
+            alerts_emitted=Counter(
+                "voc_alerts_emitted",
+                "Alerts sent to the alert topic.",
+                ["rule", "severity"],
+                registry=registry,
+            ),
+            batch_size=Histogram(
+                "voc_batch_size_messages",
+                "Records per processed batch.",
+                ["stage"],
+                buckets=_BATCH_SIZE_BUCKETS,
+                registry=registry,
+            ),
+            batch_seconds=Histogram(
+                "voc_batch_duration_seconds",
+                "Time to process and flush one batch.",
+                ["stage"],
+                buckets=_INSERT_SECONDS_BUCKETS,
+                registry=registry,
+            ),
+            insert_seconds=Histogram(
+                "voc_clickhouse_insert_duration_seconds",
+                "Time of one ClickHouse insert.",
+                ["table"],
+                buckets=_INSERT_SECONDS_BUCKETS,
+                registry=registry,
+            ),
+            insert_rows=Counter(
+                "voc_clickhouse_rows_inserted",
+                "Rows inserted into ClickHouse.",
+                ["table"],
+                registry=registry,
+            ),
+            insert_failures=Counter(
+                "voc_clickhouse_insert_failures",
+                "Failed insert attempts (each is retried).",
+                ["table"],
+                registry=registry,
+            ),
+            feedback_latency=Histogram(
+                "voc_feedback_latency_seconds",
+                "From the raw record's Kafka timestamp to its rows being stored in ClickHouse.",
+                buckets=_LATENCY_SECONDS_BUCKETS,
+                registry=registry,
+            ),
+        )

@@ -1,0 +1,171 @@
+"""The batch logic of each stage, free of Faust: records in, records and rows out.
+
+Agents call these with the records of one ``take_events`` batch and publish what they
+return. Every input record ends up in exactly one of: an output, a dead letter, a skip.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from config.alert_rules import AlertRule
+from pipeline.analysis import Analyzer
+from pipeline.dead_letters import dead_letter, reason_for
+from pipeline.detection import update_product_windows
+from pipeline.errors import InvalidMessage
+from pipeline.ingest import IngestContext, Ingestor
+from pipeline.records import RawRecord
+from schemas.alerts import Alert
+from schemas.dead_letters import Stage
+from schemas.feedback import Feedback, ScoredFeedback
+from sinks.kafka import OutgoingRecord
+from sinks.rows import Columns, Stored
+
+__all__ = [
+    "DetectOutcome", "StageOutcome", "analyze_batch", "build_rows", "decode_batch", "detect_batch",
+    "ingest_batch",
+]  # fmt: skip
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+@dataclass
+class StageOutcome:
+    """Records to produce, dead letters, and counts for the metrics."""
+
+    outputs: list[OutgoingRecord] = field(default_factory=list)
+    dead_letters: list[OutgoingRecord] = field(default_factory=list)
+    dead_reasons: list[str] = field(default_factory=list)
+    skipped: int = 0
+
+    def add_dead(self, record: RawRecord, stage: Stage, exc: BaseException, dlq_topic: str) -> None:
+        """Route ``record`` to the dead-letter topic because of ``exc``."""
+        reason = reason_for(record, stage, exc)
+        self.dead_letters.append(dead_letter(record, reason, dlq_topic))
+        self.dead_reasons.append(reason.reason)
+
+
+def _keyed(feedback: Feedback, topic: str) -> OutgoingRecord:
+    return OutgoingRecord(topic, feedback.partition_key.encode(), feedback.model_dump_json().encode())
+
+
+def ingest_batch(
+    records: Sequence[RawRecord], ingestor: Ingestor, ctx: IngestContext, out_topic: str, dlq: str
+) -> StageOutcome:
+    """Raw source records → Feedback on ``out_topic`` keyed by brand|product."""
+    outcome = StageOutcome()
+    for record in records:
+        try:
+            feedback = ingestor(record, ctx)
+        except Exception as exc:  # noqa: BLE001 - whatever fails, the record is kept in the DLQ
+            outcome.add_dead(record, "ingest", exc, dlq)
+            continue
+        if feedback is None:
+            outcome.skipped += 1
+        else:
+            outcome.outputs.append(_keyed(feedback, out_topic))
+    return outcome
+
+
+def _decode(record: RawRecord, model: type[ModelT]) -> ModelT:
+    try:
+        return model.model_validate_json(record.value)
+    except ValidationError as exc:
+        raise InvalidMessage("schema_invalid", f"{model.__name__}: {exc}", exc) from exc
+
+
+def analyze_batch(records: Sequence[RawRecord], analyzer: Analyzer, out_topic: str, dlq: str) -> StageOutcome:
+    """Feedback → ScoredFeedback on ``out_topic``, same key."""
+    outcome = StageOutcome()
+    for record in records:
+        try:
+            scored = analyzer.score(_decode(record, Feedback))
+        except Exception as exc:  # noqa: BLE001
+            outcome.add_dead(record, "analyze", exc, dlq)
+            continue
+        outcome.outputs.append(_keyed(scored, out_topic))
+    return outcome
+
+
+def decode_batch(
+    records: Sequence[RawRecord], model: type[ModelT], stage: Stage, dlq: str
+) -> tuple[list[tuple[RawRecord, Stored[ModelT]]], StageOutcome]:
+    """Decode internal-topic records; the undecodable ones become dead letters."""
+    outcome = StageOutcome()
+    decoded: list[tuple[RawRecord, Stored[ModelT]]] = []
+    for record in records:
+        try:
+            message = _decode(record, model)
+        except Exception as exc:  # noqa: BLE001
+            outcome.add_dead(record, stage, exc, dlq)
+            continue
+        decoded.append((record, Stored(message, record.topic, record.partition, record.offset)))
+    return decoded, outcome
+
+
+RowBuilder = Callable[[Sequence[Stored[ModelT]], int], Columns]
+
+
+def build_rows(
+    decoded: Sequence[tuple[RawRecord, Stored[ModelT]]],
+    builders: Mapping[str, RowBuilder[ModelT]],
+    stored_at_ms: int,
+    outcome: StageOutcome,
+    dlq: str,
+) -> dict[str, Columns]:
+    """Columns per table for the whole batch. If a builder fails, the batch is rebuilt one
+    record at a time and the records that fail go to the dead-letter topic, so one bad
+    record never blocks, or silently drops, the others."""
+    items = [item for _, item in decoded]
+    try:
+        return {table: build(items, stored_at_ms) for table, build in builders.items()}
+    except Exception:  # noqa: BLE001 - isolate the culprit below
+        pass
+    good: list[Stored[ModelT]] = []
+    for record, item in decoded:
+        try:
+            for build in builders.values():
+                build([item], stored_at_ms)
+        except Exception as exc:  # noqa: BLE001
+            outcome.add_dead(record, "sink", exc, dlq)
+            continue
+        good.append(item)
+    return {table: build(good, stored_at_ms) for table, build in builders.items()}
+
+
+@dataclass
+class DetectOutcome:
+    """New window states per table key, alerts to publish, late events."""
+
+    states: dict[bytes, dict[str, Any]] = field(default_factory=dict)
+    alerts: list[Alert] = field(default_factory=list)
+    late_events: int = 0
+
+
+def detect_batch(
+    batch: Sequence[tuple[bytes, ScoredFeedback]],
+    states: Mapping[bytes, dict[str, Any] | None],
+    rules: Sequence[AlertRule],
+    now: datetime,
+) -> DetectOutcome:
+    """Update each product's windows once with all of its feedback in the batch.
+
+    ``batch`` pairs each feedback with its Kafka key (the table key); ``states`` holds the
+    current state of each key present in the batch.
+    """
+    by_key: dict[bytes, list[ScoredFeedback]] = defaultdict(list)
+    for key, feedback in batch:
+        by_key[key].append(feedback)
+    outcome = DetectOutcome()
+    for key, items in by_key.items():
+        result = update_product_windows(states.get(key), items, rules, now)
+        outcome.states[key] = result.state
+        outcome.alerts.extend(result.alerts)
+        outcome.late_events += result.late_events
+    return outcome

@@ -1,0 +1,53 @@
+"""Alert events on ``{ns}.alerts``, keyed by brand: a contract for downstream services."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["Alert", "AlertKind", "AlertScope", "Severity"]
+
+AlertKind = Literal["threshold", "spike", "volume", "emerging", "critical_feedback", "resolved"]
+Severity = Literal["info", "warning", "critical"]
+
+
+class AlertScope(BaseModel):
+    """What the alert is about; empty strings mean 'all'."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    brand: str
+    product: str = ""
+    aspect: str = ""
+
+
+class Alert(BaseModel):
+    """An experience metric left its range (or a single feedback needs attention).
+
+    ``alert_id`` is derived from rule, scope and window only, so a replay or a duplicate
+    delivery yields the same id: consumers deduplicate on it.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    schema_version: Literal[1] = 1
+    alert_id: str
+    kind: AlertKind
+    rule: str
+    severity: Severity
+    scope: AlertScope
+    metric: str
+    observed: float
+    expected: float | None = None
+    band_low: float | None = None
+    band_high: float | None = None
+    mentions: int = Field(ge=0)
+    """Sample size the metric was computed on."""
+    window_start: datetime
+    window_end: datetime
+    sample_feedback_ids: tuple[str, ...] = Field(default=(), max_length=5)
+    created_at: datetime
+    routing_key: str
+    """Who should act: brand/product for now; store, agent or customer for single feedback."""

@@ -1,0 +1,1 @@
+"""Where results go: ClickHouse tables and Kafka topics (derived, alerts, dead letters)."""

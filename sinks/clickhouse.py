@@ -1,0 +1,123 @@
+"""Columnar batch inserts into ClickHouse, off the event loop, retried until they succeed.
+
+clickhouse-driver is synchronous: every call runs in one dedicated thread that owns the
+Client. A failed insert is retried with exponential backoff and never dropped: the caller
+(a Faust batch body) waits, which is backpressure, and its offsets are not committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from clickhouse_driver import Client
+from clickhouse_driver.errors import Error as ClickHouseError
+
+from pipeline.metrics import PipelineMetrics
+from sinks.rows import Columns
+
+__all__ = ["ClickHouseConfig", "ClickHouseWriter", "connect"]
+
+log = logging.getLogger(__name__)
+
+_FIRST_BACKOFF_S = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class ClickHouseConfig:
+    """Where and as whom to connect."""
+
+    host: str
+    port: int
+    user: str
+    password: str
+    database: str | None
+
+
+def connect(config: ClickHouseConfig) -> Client:
+    """A native-protocol client; it connects on first use."""
+    return Client(
+        host=config.host,
+        port=config.port,
+        user=config.user,
+        password=config.password,
+        database=config.database or "default",
+        settings={"use_client_time_zone": False},
+        connect_timeout=5,
+        send_receive_timeout=60,
+    )
+
+
+class ClickHouseWriter:
+    """Inserts columnar batches; :meth:`insert` returns only once ClickHouse has the rows."""
+
+    def __init__(self, config: ClickHouseConfig, metrics: PipelineMetrics, max_backoff_s: float):
+        self._config = config
+        self._metrics = metrics
+        self._max_backoff_s = max_backoff_s
+        # The thread starts, and the client connects, on the first insert.
+        self._executor: ThreadPoolExecutor | None = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="clickhouse"
+        )
+        self._client: Client | None = None
+
+    def close(self) -> None:
+        """Disconnect and stop the insert thread."""
+        if self._executor is not None:
+            self._executor.submit(self._disconnect).result()
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+    def _disconnect(self) -> None:
+        if self._client is not None:
+            self._client.disconnect()
+            self._client = None
+
+    def _insert_blocking(self, table: str, columns: Columns) -> None:
+        if self._client is None:
+            self._client = connect(self._config)
+        names = ", ".join(columns)
+        data: list[list[Any]] = list(columns.values())
+        try:
+            self._client.execute(f"INSERT INTO {table} ({names}) VALUES", data, columnar=True)
+        except BaseException:
+            # The connection may be half-way through a packet: never reuse it.
+            self._disconnect()
+            raise
+
+    async def insert(self, table: str, columns: Columns) -> None:
+        """Insert one batch into ``table`` (a name from sinks.rows, never user input).
+
+        Retries ClickHouse and network errors forever with backoff; cancellation stops it.
+        """
+        rows = len(next(iter(columns.values()), []))
+        if rows == 0:
+            return
+        if self._executor is None:
+            raise RuntimeError("ClickHouseWriter.insert after close()")
+        loop = asyncio.get_running_loop()
+        backoff = _FIRST_BACKOFF_S
+        while True:
+            started = time.perf_counter()
+            try:
+                await loop.run_in_executor(self._executor, self._insert_blocking, table, columns)
+            except (ClickHouseError, OSError, EOFError) as exc:
+                self._metrics.insert_failures.labels(table).inc()
+                log.warning(
+                    "insert of %d rows into %s failed (%s: %s); retrying in %.1fs",
+                    rows,
+                    table,
+                    type(exc).__name__,
+                    exc,
+                    backoff,
+                )
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self._max_backoff_s)
+                continue
+            self._metrics.insert_seconds.labels(table).observe(time.perf_counter() - started)
+            self._metrics.insert_rows.labels(table).inc(rows)
+            return

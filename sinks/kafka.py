@@ -1,0 +1,69 @@
+"""Publishing records to Kafka (derived topics, alerts, dead letters) with confirmed delivery.
+
+:meth:`KafkaPublisher.publish` returns only when the broker acknowledged every record, so a
+batch body that calls it may let its input offsets be committed afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+__all__ = ["KafkaPublisher", "OutgoingRecord", "SendFn"]
+
+log = logging.getLogger(__name__)
+
+_FIRST_BACKOFF_S = 0.5
+_MAX_BACKOFF_S = 30.0
+
+Headers = list[tuple[str, bytes]]
+
+
+SendFn = Callable[[str, bytes | None, bytes, Headers | None], Awaitable[Awaitable[object]]]
+"""``await send(topic, key, value, headers)`` enqueues a record and returns its delivery
+future (Faust's ``app.producer.send`` with partition and timestamp left to the producer)."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingRecord:
+    """A record to produce; the partition follows from the key."""
+
+    topic: str
+    key: bytes | None
+    value: bytes
+    headers: Headers | None = None
+
+
+class KafkaPublisher:
+    """Sends records and waits until the broker has them, retrying failed deliveries."""
+
+    def __init__(self, send: SendFn):
+        self._send = send
+
+    async def publish(self, records: Sequence[OutgoingRecord]) -> None:
+        """Deliver all ``records``; retry the failed ones with backoff until they succeed.
+
+        Order per partition is kept on the first attempt; a retried record may land after
+        records sent later (consumers must not rely on strict order across a failure).
+        """
+        pending = list(records)
+        backoff = _FIRST_BACKOFF_S
+        while pending:
+            futures = [await self._send(r.topic, r.key, r.value, r.headers) for r in pending]
+            results = await asyncio.gather(*futures, return_exceptions=True)
+            failed = [r for r, res in zip(pending, results, strict=True) if isinstance(res, BaseException)]
+            if not failed:
+                return
+            first_error = next(res for res in results if isinstance(res, BaseException))
+            log.warning(
+                "%d of %d records not delivered (%r); retrying in %.1fs",
+                len(failed),
+                len(pending),
+                first_error,
+                backoff,
+            )
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, _MAX_BACKOFF_S)
+            pending = failed

@@ -1,0 +1,110 @@
+"""Column layout of the ClickHouse tables: messages → columnar batches. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from schemas.alerts import Alert
+from schemas.feedback import ScoredFeedback
+
+__all__ = [
+    "ALERT_COLUMNS",
+    "FEEDBACK_COLUMNS",
+    "MENTION_COLUMNS",
+    "Columns",
+    "Stored",
+    "alert_columns",
+    "feedback_columns",
+    "mention_columns",
+]
+
+T = TypeVar("T")
+
+Columns = dict[str, list[Any]]
+"""Column name → values, all lists of one length: what a columnar INSERT takes."""
+
+FEEDBACK_COLUMNS = (
+    "feedback_id", "source", "channel", "brand", "product_sku", "product_name", "variant",
+    "customer_ref", "store_id", "agent_id", "event_time", "text", "polarity", "score",
+    "rating", "nps", "aspect_count", "taxonomy_version", "model_version", "origin_topic",
+    "origin_partition", "origin_offset", "produced_at_ms", "kafka_topic", "kafka_partition",
+    "kafka_offset", "stored_at_ms",
+)  # fmt: skip
+MENTION_COLUMNS = (
+    "feedback_id", "source", "channel", "brand", "product_sku", "variant", "event_time",
+    "aspect", "aspect_l1", "aspect_l2", "polarity", "score", "opinion_words", "evidence",
+    "taxonomy_version", "kafka_topic", "kafka_partition", "kafka_offset", "stored_at_ms",
+)  # fmt: skip
+ALERT_COLUMNS = (
+    "alert_id", "kind", "rule", "severity", "brand", "product", "aspect", "metric", "observed",
+    "expected", "band_low", "band_high", "mentions", "window_start", "window_end",
+    "sample_feedback_ids", "created_at", "routing_key", "kafka_topic", "kafka_partition",
+    "kafka_offset", "stored_at_ms",
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Stored(Generic[T]):
+    """A message and the Kafka coordinates it was consumed from by the sink."""
+
+    message: T
+    topic: str
+    partition: int
+    offset: int
+
+
+def _empty(names: Sequence[str]) -> Columns:
+    return {name: [] for name in names}
+
+
+def feedback_columns(batch: Sequence[Stored[ScoredFeedback]], stored_at_ms: int) -> Columns:
+    """One ``feedback`` row per scored feedback."""
+    cols = _empty(FEEDBACK_COLUMNS)
+    for item in batch:
+        f = item.message
+        values = (
+            f.feedback_id, f.source, f.channel, f.brand, f.product_sku, f.product_name,
+            f.variant, f.customer_ref, f.store_id, f.agent_id, f.event_time, f.text,
+            f.polarity, f.score, f.rating, f.nps, len(f.aspects), f.taxonomy_version,
+            f.model_version, f.origin.topic, f.origin.partition, f.origin.offset,
+            f.origin.timestamp_ms, item.topic, item.partition, item.offset, stored_at_ms,
+        )  # fmt: skip
+        for name, value in zip(FEEDBACK_COLUMNS, values, strict=True):
+            cols[name].append(value)
+    return cols
+
+
+def mention_columns(batch: Sequence[Stored[ScoredFeedback]], stored_at_ms: int) -> Columns:
+    """One ``aspect_mentions`` row per feedback × aspect path; levels split for GROUP BY."""
+    cols = _empty(MENTION_COLUMNS)
+    for item in batch:
+        f = item.message
+        for m in f.aspects:
+            levels = m.aspect.split("/")
+            values = (
+                f.feedback_id, f.source, f.channel, f.brand, f.product_sku, f.variant,
+                f.event_time, m.aspect, levels[0], levels[1] if len(levels) > 1 else "",
+                m.polarity, m.score, list(m.opinion_words), m.evidence, f.taxonomy_version,
+                item.topic, item.partition, item.offset, stored_at_ms,
+            )  # fmt: skip
+            for name, value in zip(MENTION_COLUMNS, values, strict=True):
+                cols[name].append(value)
+    return cols
+
+
+def alert_columns(batch: Sequence[Stored[Alert]], stored_at_ms: int) -> Columns:
+    """One ``alerts`` row per alert event."""
+    cols = _empty(ALERT_COLUMNS)
+    for item in batch:
+        a = item.message
+        values = (
+            a.alert_id, a.kind, a.rule, a.severity, a.scope.brand, a.scope.product,
+            a.scope.aspect, a.metric, a.observed, a.expected, a.band_low, a.band_high,
+            a.mentions, a.window_start, a.window_end, list(a.sample_feedback_ids),
+            a.created_at, a.routing_key, item.topic, item.partition, item.offset, stored_at_ms,
+        )  # fmt: skip
+        for name, value in zip(ALERT_COLUMNS, values, strict=True):
+            cols[name].append(value)
+    return cols
