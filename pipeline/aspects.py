@@ -10,9 +10,9 @@ from config.taxonomy import Taxonomy
 
 __all__ = ["AspectMatcher", "Clause", "split_clauses"]
 
-# Clause boundaries: sentence and clause punctuation, ASCII and full-width (text is NFKC'd,
-# so most full-width marks are already ASCII; 、。 and friends survive NFKC).
-_CLAUSE_BOUNDARY = re.compile(r"[,.!?;:~、。！？；：…\n]+|\s{2,}")
+# Clause boundaries: sentence and clause punctuation, ASCII and full-width. Ingest NFKCs
+# text (full-width → ASCII) but other producers of the feedback topic may not.
+_CLAUSE_BOUNDARY = re.compile(r"[,.!?;:~、。，！？；：…\n]+|\s{2,}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,170 @@
+"""Fixtures for tests against the real broker and ClickHouse (``make up`` starts them).
+
+Every test gets its own topic namespace, consumer group / app id, ClickHouse database and
+web port, so tests never see each other's data; the database is dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from clickhouse_driver import Client
+
+from config import REPO_ROOT, Settings
+from pipeline.context import clickhouse_config
+from pipeline.kafka_io import ConsumedRecord, produce_lines, read_topic
+from pipeline.topics import TopicNames, ensure_topics
+from sinks.clickhouse import connect
+from sinks.migrations import apply_migrations
+
+WORKER_STOP_TIMEOUT_S = 30
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session", autouse=True)
+def services() -> None:
+    """Fail fast, with the fix, when the local services are not running."""
+    base = Settings()
+    kafka_host, kafka_port = base.kafka_bootstrap.split(",")[0].rsplit(":", 1)
+    missing = [
+        name
+        for name, host, port in (
+            ("Kafka", kafka_host, int(kafka_port)),
+            ("ClickHouse", base.clickhouse_host, base.clickhouse_port),
+        )
+        if not _reachable(host, port)
+    ]
+    if missing:
+        pytest.fail(f"{' and '.join(missing)} not reachable: run 'make up' (or 'make test')", pytrace=False)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Stack:
+    """One test's isolated slice of the real services, and the workers it started."""
+
+    env: dict[str, str]
+    settings: Settings
+    topics: TopicNames
+    log_dir: Path
+    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def client(self) -> Client:
+        return connect(clickhouse_config(self.settings))
+
+    def query(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        client = self.client()
+        try:
+            return list(client.execute(sql, params))
+        finally:
+            client.disconnect()
+
+    def start_worker(self, name: str = "worker") -> subprocess.Popen[bytes]:
+        env = {**self.env, "VOC_WEB_PORT": str(_free_port())}
+        log = (self.log_dir / f"{name}.log").open("ab")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pipeline.cli", "worker"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO_ROOT,
+        )
+        self.workers.append(proc)
+        return proc
+
+    def stop_worker(self, proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
+        if proc.poll() is None:
+            proc.send_signal(sig)
+            try:
+                proc.wait(WORKER_STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def produce(self, topic: str, lines: list[bytes], key_field: str | None = None) -> int:
+        return asyncio.run(produce_lines(self.settings.kafka_bootstrap, topic, lines, key_field))
+
+    def read(self, topic: str, idle_timeout_s: float = 2.0) -> list[ConsumedRecord]:
+        return asyncio.run(read_topic(self.settings.kafka_bootstrap, topic, idle_timeout_s))
+
+    def wait_until(
+        self, what: str, probe: Callable[[], Any], done: Callable[[Any], bool], timeout_s: float = 120
+    ) -> Any:
+        """Poll ``probe`` until ``done(value)``; fail with the last value and the worker logs."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            value = probe()
+            if done(value):
+                return value
+            for proc in self.workers:
+                if proc.poll() not in (None, 0, -signal.SIGTERM, -signal.SIGKILL):
+                    pytest.fail(f"a worker died (code {proc.returncode}); logs in {self.log_dir}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"timed out waiting for {what}; last value {value!r}; logs in {self.log_dir}")
+            time.sleep(0.5)
+
+
+@pytest.fixture
+def make_stack(tmp_path: Path) -> Iterator[Callable[..., Stack]]:
+    """Build a Stack with extra VOC_* settings; cleans up workers and the database."""
+    stacks: list[Stack] = []
+
+    def build(**overrides: str) -> Stack:
+        run = uuid.uuid4().hex[:10]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("VOC_")}
+        env.update(
+            {
+                "VOC_TOPIC_NAMESPACE": f"test{run}",
+                "VOC_APP_ID": f"voc-test-{run}",
+                "VOC_CLICKHOUSE_DATABASE": f"voc_test_{run}",
+                "VOC_TOPIC_PARTITIONS": "4",
+                "VOC_BATCH_MAX_WAIT_S": "0.2",
+                "VOC_LOG_LEVEL": "warning",
+                **{f"VOC_{k.upper()}": v for k, v in overrides.items()},
+            }
+        )
+        settings = Settings.model_validate({k[4:].lower(): v for k, v in env.items() if k.startswith("VOC_")})
+        topics = TopicNames.in_namespace(settings.topic_namespace)
+        asyncio.run(
+            ensure_topics(settings.kafka_bootstrap, topics, settings.app_id, settings.topic_partitions, 1)
+        )
+        admin = connect(clickhouse_config(settings, with_database=False))
+        apply_migrations(admin, settings.clickhouse_database, settings.migrations_dir)
+        admin.disconnect()
+        log_dir = tmp_path / f"logs-{run}"
+        log_dir.mkdir()
+        stack = Stack(env, settings, topics, log_dir)
+        stacks.append(stack)
+        return stack
+
+    yield build
+    for stack in stacks:
+        for proc in stack.workers:
+            stack.stop_worker(proc)
+        admin = connect(clickhouse_config(stack.settings, with_database=False))
+        admin.execute(f"DROP DATABASE IF EXISTS `{stack.settings.clickhouse_database}`")
+        admin.disconnect()

@@ -1,0 +1,82 @@
+import hashlib
+from datetime import UTC, datetime, timedelta
+
+from config.alert_rules import AlertRule
+from pipeline.detection import update_product_windows
+from schemas.feedback import AspectMention, Polarity, ScoredFeedback
+from tests.unit.conftest import T0, feedback
+
+RULE = AlertRule(name="neg", metric="negative_share", window_seconds=3600, min_mentions=3, high=0.5)
+NOW = datetime(2026, 11, 22, tzinfo=UTC)
+
+
+def scored(n: int, aspect: str, polarity: Polarity, minutes: float = 0) -> ScoredFeedback:
+    base = feedback("x", feedback_id=f"f{n}", event_time=T0 + timedelta(minutes=minutes))
+    mention = AspectMention(
+        aspect=aspect, polarity=polarity, score=0.1, evidence="x", evidence_start=0, evidence_end=1
+    )
+    return ScoredFeedback(
+        **base.model_dump(),
+        polarity=polarity,
+        score=0.1,
+        aspects=(mention,),
+        taxonomy_version="t",
+        model_version="m",
+    )
+
+
+def expected_id(rule: str, aspect: str, window_start: datetime) -> str:
+    basis = f"{rule}|云杉|P1|{aspect}|{int(window_start.timestamp())}"
+    return hashlib.sha256(basis.encode()).hexdigest()[:32]
+
+
+def test_no_alert_below_the_minimum_sample() -> None:
+    result = update_product_windows(None, [scored(1, "包装", -1), scored(2, "包装", -1)], [RULE], NOW)
+    assert result.alerts == []
+
+
+def test_alert_once_the_sample_is_large_enough_and_share_is_above_band() -> None:
+    batch = [scored(1, "包装/封口", -1), scored(2, "包装/封口", -1), scored(3, "包装/封口", 1)]
+    result = update_product_windows(None, batch, [RULE], NOW)
+    by_aspect = {a.scope.aspect: a for a in result.alerts}
+    assert sorted(by_aspect) == ["包装", "包装/封口"]  # the parent counts its children
+    alert = by_aspect["包装/封口"]
+    assert alert.alert_id == expected_id("neg", "包装/封口", T0)
+    assert (alert.observed, alert.mentions, alert.band_high) == (round(2 / 3, 6), 3, 0.5)
+    assert alert.sample_feedback_ids == ("f1", "f2")
+    assert (alert.window_start, alert.window_end) == (T0, T0 + timedelta(hours=1))
+    assert alert.routing_key == "云杉|P1"
+
+
+def test_a_window_alerts_only_once_even_across_batches() -> None:
+    first = update_product_windows(None, [scored(i, "包装", -1) for i in range(3)], [RULE], NOW)
+    assert len(first.alerts) == 1
+    second = update_product_windows(first.state, [scored(9, "包装", -1)], [RULE], NOW)
+    assert second.alerts == []
+    assert second.state["windows"][f"3600|{int(T0.timestamp())}|包装"][0] == 4
+
+
+def test_state_is_not_modified_in_place() -> None:
+    first = update_product_windows(None, [scored(1, "包装", -1)], [RULE], NOW)
+    snapshot = repr(first.state)
+    update_product_windows(first.state, [scored(2, "包装", -1)], [RULE], NOW)
+    assert repr(first.state) == snapshot
+
+
+def test_positive_window_raises_nothing() -> None:
+    result = update_product_windows(None, [scored(i, "口味", 1) for i in range(5)], [RULE], NOW)
+    assert result.alerts == []
+
+
+def test_old_windows_are_evicted_and_late_events_counted() -> None:
+    state = update_product_windows(None, [scored(1, "包装", -1)], [RULE], NOW).state
+    later = update_product_windows(state, [scored(2, "包装", -1, minutes=180)], [RULE], NOW)
+    assert all(not key.startswith(f"3600|{int(T0.timestamp())}|") for key in later.state["windows"])
+    late = update_product_windows(later.state, [scored(3, "包装", -1)], [RULE], NOW)
+    assert late.late_events == 1
+
+
+def test_low_band_and_mentions_metric() -> None:
+    volume = AlertRule(name="vol", metric="mentions", window_seconds=60, min_mentions=1, high=2)
+    result = update_product_windows(None, [scored(i, "物流", 1) for i in range(3)], [volume], NOW)
+    assert [(a.rule, a.observed) for a in result.alerts] == [("vol", 3.0)]

@@ -1,0 +1,104 @@
+import orjson
+import pytest
+
+from pipeline.errors import InvalidMessage
+from pipeline.ingest import IngestContext, ingest_chat, ingest_review, ingest_survey
+from tests.unit.conftest import record
+
+REVIEW = {
+    "review_id": "R1",
+    "platform": "tmall",
+    "brand": "云杉",
+    "product": {"sku": "P1", "name": "脐橙", "variant": "5斤"},
+    "rating": 2,
+    "text": "包装没有封口，电话１３８１２３４５６７８",
+    "follow_up_text": "追评：还是不行",
+    "created_at": "2026-11-01T10:00:00",
+    "customer_id": "C1",
+}
+
+
+def test_review_becomes_normalized_masked_feedback(ingest_ctx: IngestContext) -> None:
+    fb = ingest_review(record(orjson.dumps(REVIEW)), ingest_ctx)
+    assert fb.feedback_id == "review:tmall:R1"
+    assert fb.text == "包装没有封口,电话<PHONE>。追评:还是不行"
+    assert (fb.brand, fb.product_sku, fb.variant, fb.rating) == ("云杉", "P1", "5斤", 2)
+    assert fb.event_time.isoformat() == "2026-11-01T10:00:00+00:00"  # naive read as UTC
+    assert fb.origin.topic == "t.reviews.raw" and fb.origin.offset == 7
+    assert fb.partition_key == "云杉|P1"
+
+
+def test_customer_ref_is_a_salted_hash_not_the_id(ingest_ctx: IngestContext) -> None:
+    fb = ingest_review(record(orjson.dumps(REVIEW)), ingest_ctx)
+    assert fb.customer_ref and "C1" not in fb.customer_ref and len(fb.customer_ref) == 32
+    other = IngestContext(max_message_bytes=4096, customer_ref_salt=b"other")
+    assert ingest_review(record(orjson.dumps(REVIEW)), other).customer_ref != fb.customer_ref
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (b"{not json", "not_json"),
+        ('{"text": "乱码"}'.encode("gbk"), "not_utf8"),
+        (b"[1, 2]", "schema_invalid"),
+        (orjson.dumps({**REVIEW, "rating": 9}), "schema_invalid"),
+        (orjson.dumps({k: v for k, v in REVIEW.items() if k != "brand"}), "schema_invalid"),
+        (orjson.dumps({**REVIEW, "text": "长" * 5000}), "too_large"),
+    ],
+)
+def test_bad_input_is_rejected_with_its_reason(ingest_ctx: IngestContext, value: bytes, reason: str) -> None:
+    with pytest.raises(InvalidMessage) as err:
+        ingest_review(record(value), ingest_ctx)
+    assert err.value.reason == reason
+
+
+def test_schema_error_names_the_field(ingest_ctx: IngestContext) -> None:
+    with pytest.raises(InvalidMessage, match=r"rating: Input should be less than or equal to 5"):
+        ingest_review(record(orjson.dumps({**REVIEW, "rating": 9})), ingest_ctx)
+
+
+CHAT = {
+    "conversation_id": "CV1",
+    "turn_index": 0,
+    "role": "customer",
+    "text": "快递太慢了",
+    "ts": "2026-11-01T10:00:00+08:00",
+    "channel": "wechat",
+    "brand": "云杉",
+    "store_id": "S1",
+    "agent_id": "A1",
+}
+
+
+def test_customer_chat_turn_becomes_feedback(ingest_ctx: IngestContext) -> None:
+    fb = ingest_chat(record(orjson.dumps(CHAT)), ingest_ctx)
+    assert fb is not None
+    assert (fb.feedback_id, fb.source, fb.product_sku, fb.store_id) == ("chat:CV1:0", "chat", "", "S1")
+    assert fb.event_time.isoformat() == "2026-11-01T02:00:00+00:00"
+
+
+def test_agent_chat_turn_is_skipped(ingest_ctx: IngestContext) -> None:
+    assert ingest_chat(record(orjson.dumps({**CHAT, "role": "agent"})), ingest_ctx) is None
+
+
+SURVEY = {
+    "survey_id": "S",
+    "response_id": "1",
+    "brand": "云杉",
+    "nps": 3,
+    "csat": 2,
+    "answers": [{"question": "建议?", "answer": "发货太慢"}, {"question": "其他?", "answer": "包装破损"}],
+    "ts": "2026-11-01T10:00:00Z",
+    "touchpoint": "post_purchase",
+}
+
+
+def test_survey_answers_are_joined_and_csat_is_the_rating(ingest_ctx: IngestContext) -> None:
+    fb = ingest_survey(record(orjson.dumps(SURVEY)), ingest_ctx)
+    assert (fb.feedback_id, fb.text, fb.nps, fb.rating) == ("survey:S:1", "发货太慢。包装破损", 3, 2)
+
+
+def test_survey_without_any_signal_is_invalid(ingest_ctx: IngestContext) -> None:
+    empty = {k: v for k, v in SURVEY.items() if k not in ("nps", "csat", "answers")}
+    with pytest.raises(InvalidMessage, match="needs nps, csat or at least one answer"):
+        ingest_survey(record(orjson.dumps(empty)), ingest_ctx)

@@ -1,0 +1,84 @@
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import orjson
+
+from pipeline.analysis import Analyzer
+from pipeline.ingest import IngestContext, ingest_chat
+from pipeline.stages import analyze_batch, build_rows, decode_batch, ingest_batch
+from schemas.dead_letters import DeadLetterReason
+from schemas.feedback import ScoredFeedback
+from sinks.rows import Columns, Stored, feedback_columns, mention_columns
+from tests.unit.conftest import feedback, record
+
+CHAT = {
+    "conversation_id": "CV1", "turn_index": 0, "role": "customer", "text": "快递太慢了",
+    "ts": "2026-11-01T10:00:00Z", "channel": "wechat", "brand": "云杉",
+    "product": {"sku": "P1"},
+}  # fmt: skip
+
+
+def test_every_record_ends_in_exactly_one_place(ingest_ctx: IngestContext) -> None:
+    records = [
+        record(orjson.dumps(CHAT), offset=1),
+        record(orjson.dumps({**CHAT, "role": "agent", "turn_index": 1}), offset=2),
+        record(b"garbage", offset=3),
+    ]
+    outcome = ingest_batch(records, ingest_chat, ingest_ctx, "t.feedback", "t.dlq")
+    assert [o.key for o in outcome.outputs] == ["云杉|P1".encode()]
+    assert outcome.skipped == 1
+    assert outcome.dead_reasons == ["not_json"]
+    dead = outcome.dead_letters[0]
+    assert (dead.topic, dead.value) == ("t.dlq", b"garbage")
+    reason = DeadLetterReason.from_headers(dead.headers or [])
+    assert (reason.stage, reason.source_topic, reason.source_partition, reason.source_offset) == (
+        "ingest", "t.reviews.raw", 1, 3,
+    )  # fmt: skip
+
+
+def test_unexpected_exception_is_a_processing_error_dead_letter(ingest_ctx: IngestContext) -> None:
+    def broken(*_: object) -> None:
+        raise ZeroDivisionError("bug")
+
+    outcome = ingest_batch([record(b"{}")], broken, ingest_ctx, "t.feedback", "t.dlq")
+    assert outcome.dead_reasons == ["processing_error"]
+    reason = DeadLetterReason.from_headers(outcome.dead_letters[0].headers or [])
+    assert (reason.error_class, reason.error_message) == ("ZeroDivisionError", "bug")
+
+
+def test_analyze_keeps_the_key_and_dead_letters_bad_feedback(analyzer: Analyzer) -> None:
+    good = record(feedback("包装破了").model_dump_json().encode(), key=b"k")
+    outcome = analyze_batch([good, record(b'{"feedback_id": 1}')], analyzer, "t.scored", "t.dlq")
+    assert len(outcome.outputs) == 1 and outcome.outputs[0].key == "云杉|P1".encode()
+    assert ScoredFeedback.model_validate_json(outcome.outputs[0].value).aspects[0].aspect == "包装/破损"
+    assert outcome.dead_reasons == ["schema_invalid"]
+
+
+def test_build_rows_isolates_a_record_that_cannot_be_converted(analyzer: Analyzer) -> None:
+    records = [
+        record(analyzer.score(feedback(t, feedback_id=f"f{i}")).model_dump_json().encode(), offset=i)
+        for i, t in enumerate(["包装破了", "味道很好"])
+    ]
+    decoded, outcome = decode_batch(records, ScoredFeedback, "sink", "t.dlq")
+
+    def picky(batch: Sequence[Stored[ScoredFeedback]], stored_at_ms: int) -> Columns:
+        if any(item.message.feedback_id == "f1" for item in batch):
+            raise ValueError("cannot store f1")
+        return feedback_columns(batch, stored_at_ms)
+
+    tables = build_rows(decoded, {"feedback": picky, "aspect_mentions": mention_columns}, 1, outcome, "t.dlq")
+    assert tables["feedback"]["feedback_id"] == ["f0"]
+    assert tables["aspect_mentions"]["aspect"] == ["包装/破损"]
+    assert outcome.dead_reasons == ["processing_error"]
+    assert DeadLetterReason.from_headers(outcome.dead_letters[0].headers or []).source_offset == 1
+
+
+def test_feedback_columns_are_aligned() -> None:
+    message = ScoredFeedback(
+        **feedback("x").model_dump(), polarity=0, score=0.5, taxonomy_version="t", model_version="m"
+    )
+    item = Stored(message, "t.scored", 2, 40)
+    cols = feedback_columns([item], 123)
+    assert {len(v) for v in cols.values()} == {1}
+    assert (cols["kafka_partition"], cols["kafka_offset"], cols["stored_at_ms"]) == ([2], [40], [123])
+    assert cols["event_time"] == [datetime(2026, 11, 1, 10, 0, tzinfo=UTC)]
