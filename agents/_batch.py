@@ -32,16 +32,23 @@ def raw_record(event: EventT[bytes]) -> RawRecord:
 
 
 async def batches(stream: StreamT[bytes], ctx: WorkerContext, stage: str) -> AsyncIterator[list[RawRecord]]:
-    """Yield the stream in batches. Faust acks a batch when the loop body that received it
-    finishes, so the body must make its effects durable before it ends."""
+    """Yield the stream in batches; ack a batch only once the caller's loop body that
+    received it has returned.
+
+    Faust's ``take()`` acks a batch even when the body raised (the agent crashed), which
+    loses it. Here a batch whose body raised is never acked: its offsets are not committed
+    and the next owner of the partition reads it again (at-least-once).
+    """
     settings = ctx.settings
-    # take_events is on faust's Stream class but missing from its StreamT protocol.
-    async for events in cast("Stream[bytes]", stream).take_events(
-        settings.batch_max_messages, within=settings.batch_max_wait_s
-    ):
+    # noack_take is on faust's Stream class but missing from its StreamT protocol.
+    source = cast("Stream[bytes]", stream)
+    async for events in source.noack_take(settings.batch_max_messages, within=settings.batch_max_wait_s):
         ctx.metrics.messages_in.labels(stage).inc(len(events))
         ctx.metrics.batch_size.labels(stage).observe(len(events))
-        yield [raw_record(e) for e in events]
+        yield [raw_record(cast(EventT[bytes], e)) for e in events]
+        # Reached only when the body finished without raising.
+        for event in events:
+            await source.ack(cast(EventT[bytes], event))
 
 
 async def publish_outcome(

@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     """Replication factor of created topics (1 locally, 3 on a production cluster)."""
     app_id: str = "voc-pipeline"
     """Faust application id: the consumer group and the prefix of changelog topics."""
+    session_timeout_s: float = Field(default=10.0, ge=3.0)
+    """Consumer group session timeout. Tansu completes a group join only after half of it
+    (LOCAL_STACK_NOTES.md), so it also bounds how fast a worker starts locally."""
     producer_linger_ms: int = Field(default=5, ge=0)
     """How long the producer waits to fill a batch; a few ms buys much throughput."""
 

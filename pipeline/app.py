@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -17,6 +17,8 @@ from pipeline.context import WorkerContext
 from sinks.kafka import KafkaPublisher
 
 __all__ = ["create_app"]
+
+_METRICS_CONTENT_TYPE = CONTENT_TYPE_LATEST.split(";")[0] + "; version=0.0.4"
 
 
 def create_app(ctx: WorkerContext) -> faust.App:
@@ -34,9 +36,15 @@ def create_app(ctx: WorkerContext) -> faust.App:
         # No leader election is used; its extra topic would be one more to pre-create.
         topic_disable_leader=True,
         consumer_auto_offset_reset="earliest",
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=settings.session_timeout_s / 4,
         producer_linger=settings.producer_linger_ms / 1000,
         # Room for two full batches per agent so take() never starves the fetcher.
         stream_buffer_maxsize=max(4_096, 2 * settings.batch_max_messages),
+        # On shutdown Faust would wait for every buffered event to be acked, but take() drops
+        # its partial buffer once stopping, so that wait never ends. Unacked events are not
+        # committed and are simply read again by the next owner of the partition.
+        stream_wait_empty=False,
         web_enabled=True,
         web_host=settings.web_host,
         web_bind=settings.web_host,
@@ -54,15 +62,11 @@ def create_app(ctx: WorkerContext) -> faust.App:
 
     @app.page("/metrics")
     async def metrics(web: Any, request: Any) -> Any:
-        return web.bytes(generate_latest(ctx.registry), content_type=CONTENT_TYPE_LATEST)
+        # aiohttp refuses a charset inside content_type; the exposition format is UTF-8 anyway.
+        return web.bytes(generate_latest(ctx.registry), content_type=_METRICS_CONTENT_TYPE)
 
     @app.page("/livez")
     async def livez(web: Any, request: Any) -> Any:
         return web.json({"status": "ok", "app": settings.app_id})
-
-    async def close_sinks(sender: Any, **kwargs: Any) -> None:
-        ctx.writer.close()
-
-    app.on_before_shutdown.connect(cast(Any, close_sinks))
 
     return app

@@ -214,5 +214,21 @@ def demo(work_dir: Path, timeout: float) -> None:
     sys.exit(run_demo(settings, _clickhouse(settings), work_dir, timeout))
 
 
+@main.command()
+@click.option("--count", default=50_000, show_default=True, help="Feedback to push through.")
+@click.option(
+    "--rate", type=float, default=None, help="Messages/s to produce at (default: as fast as possible)."
+)
+@click.option("--timeout", default=600.0, show_default=True, help="Seconds to wait for the pipeline.")
+def bench(count: int, rate: float | None, timeout: float) -> None:
+    """Measure end-to-end feedback/s and produce→ClickHouse latency of one worker (JSON)."""
+    import orjson
+
+    from pipeline.bench import run_bench
+
+    result = run_bench(_settings(), count, rate, REPO_ROOT / ".local" / "bench", timeout)
+    click.echo(orjson.dumps(result).decode())
+
+
 if __name__ == "__main__":
     main()

@@ -13,6 +13,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -72,6 +74,8 @@ class Stack:
     topics: TopicNames
     log_dir: Path
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    web_ports: dict[int, int] = field(default_factory=dict)
+    """Worker pid → its HTTP port (``/metrics``, ``/livez``)."""
 
     def client(self) -> Client:
         return connect(clickhouse_config(self.settings))
@@ -84,7 +88,8 @@ class Stack:
             client.disconnect()
 
     def start_worker(self, name: str = "worker") -> subprocess.Popen[bytes]:
-        env = {**self.env, "VOC_WEB_PORT": str(_free_port())}
+        port = _free_port()
+        env = {**self.env, "VOC_WEB_PORT": str(port)}
         log = (self.log_dir / f"{name}.log").open("ab")
         proc = subprocess.Popen(
             [sys.executable, "-m", "pipeline.cli", "worker"],
@@ -94,7 +99,17 @@ class Stack:
             cwd=REPO_ROOT,
         )
         self.workers.append(proc)
+        self.web_ports[proc.pid] = port
         return proc
+
+    def http_get(self, proc: subprocess.Popen[bytes], path: str) -> tuple[int, str]:
+        """GET a worker's endpoint; returns status and body."""
+        url = f"http://127.0.0.1:{self.web_ports[proc.pid]}{path}"
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return int(response.status), response.read().decode()
+        except urllib.error.HTTPError as exc:
+            return int(exc.code), exc.read().decode(errors="replace")
 
     def stop_worker(self, proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
         if proc.poll() is None:

@@ -1,0 +1,164 @@
+"""``voc bench``: end-to-end throughput and latency of one worker on the running services.
+
+Produces N synthetic reviews (real review texts from the demo sample, unique ids, event time
+now) into a fresh namespace, as fast as possible or at ``--rate``, with one worker running,
+and reads the result back from ClickHouse: every feedback row carries the raw record's Kafka
+timestamp (``produced_at_ms``) and the time its batch was stored (``stored_at_ms``).
+
+- throughput: N / (last stored - first produced), i.e. sustained feedback/s end to end;
+- latency: quantiles of stored - produced per feedback (includes queueing when saturated).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaProducer
+
+from config import Settings
+from pipeline.context import clickhouse_config
+from pipeline.demo_data import BRANDS, CATEGORIES, REVIEW_SAMPLE
+from pipeline.kafka_io import produce_lines
+from pipeline.topics import TopicNames, ensure_topics
+from sinks.clickhouse import connect
+from sinks.migrations import apply_migrations
+
+__all__ = ["run_bench"]
+
+_WARMUP = 200
+
+
+def _reviews(count: int, prefix: str, seed: int = 7) -> list[bytes]:
+    rng = random.Random(seed)
+    with REVIEW_SAMPLE.open(encoding="utf-8") as handle:
+        texts = [(row["cat"], row["review"]) for row in csv.DictReader(handle)]
+    now = datetime.now(UTC).isoformat()
+    lines = []
+    for i in range(count):
+        cat, text = texts[i % len(texts)]
+        brand = rng.choice(BRANDS)
+        lines.append(orjson.dumps({
+            "review_id": f"{prefix}{i}", "platform": "tmall", "brand": brand,
+            "product": {"sku": f"{brand}-{CATEGORIES[cat][0]}"}, "rating": rng.randint(1, 5),
+            "text": text, "created_at": now, "customer_id": f"C{rng.randrange(10_000)}",
+        }))  # fmt: skip
+    return lines
+
+
+async def _produce_paced(bootstrap: str, topic: str, lines: list[bytes], rate: float | None) -> None:
+    if not rate:
+        await produce_lines(bootstrap, topic, lines)
+        return
+    chunk = max(1, int(rate / 20))  # 20 chunks a second
+    started = time.monotonic()
+    # One producer for the whole run; sleep between chunks to hold the rate.
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap.split(","), linger_ms=5, max_batch_size=262_144)
+    await producer.start()
+    try:
+        for i in range(0, len(lines), chunk):
+            futures = [await producer.send(topic, line) for line in lines[i : i + chunk]]
+            await asyncio.gather(*futures)
+            ahead = started + (i + chunk) / rate - time.monotonic()
+            if ahead > 0:
+                await asyncio.sleep(ahead)
+    finally:
+        await producer.stop()
+
+
+def _count(client: Any, prefix: str) -> int:
+    sql = "SELECT count() FROM feedback WHERE startsWith(feedback_id, %(p)s)"
+    return int(client.execute(sql, {"p": f"review:tmall:{prefix}"})[0][0])
+
+
+def _wait(client: Any, prefix: str, target: int, timeout_s: float, worker: subprocess.Popen[bytes]) -> int:
+    deadline = time.monotonic() + timeout_s
+    stored = _count(client, prefix)
+    while stored < target and time.monotonic() < deadline and worker.poll() is None:
+        time.sleep(0.5)
+        stored = _count(client, prefix)
+        print(f"  stored {stored}/{target}", file=sys.stderr, flush=True)
+    return stored
+
+
+def run_bench(
+    settings: Settings, count: int, rate: float | None, log_dir: Path, timeout_s: float
+) -> dict[str, Any]:
+    """Run one benchmark in a fresh namespace and database; return the figures."""
+    run = uuid.uuid4().hex[:8]
+    settings = settings.model_copy(update={
+        "topic_namespace": f"bench{run}", "app_id": f"voc-bench-{run}",
+        "clickhouse_database": f"voc_bench_{run}",
+    })  # fmt: skip
+    topics = TopicNames.in_namespace(settings.topic_namespace)
+    asyncio.run(
+        ensure_topics(
+            settings.kafka_bootstrap,
+            topics,
+            settings.app_id,
+            settings.topic_partitions,
+            settings.topic_replication_factor,
+        )
+    )
+    admin = connect(clickhouse_config(settings, with_database=False))
+    apply_migrations(admin, settings.clickhouse_database, settings.migrations_dir)
+    client = connect(clickhouse_config(settings))
+    env = {
+        **os.environ,
+        "VOC_TOPIC_NAMESPACE": settings.topic_namespace,
+        "VOC_APP_ID": settings.app_id,
+        "VOC_CLICKHOUSE_DATABASE": settings.clickhouse_database,
+        "VOC_LOG_LEVEL": "warning",
+    }
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"bench-worker-{run}.log"
+    with log_path.open("ab") as log:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "pipeline.cli", "worker"], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+        asyncio.run(produce_lines(settings.kafka_bootstrap, topics.reviews_raw, _reviews(_WARMUP, "W")))
+        if _wait(client, "W", _WARMUP, timeout_s, worker) < _WARMUP:
+            raise RuntimeError(f"warm-up did not complete; see {log_path}")
+        lines = _reviews(count, "B")
+        produce_started = time.monotonic()
+        asyncio.run(_produce_paced(settings.kafka_bootstrap, topics.reviews_raw, lines, rate))
+        produce_s = time.monotonic() - produce_started
+        stored = _wait(client, "B", count, timeout_s, worker)
+        row = client.execute(
+            "SELECT count(), min(produced_at_ms), max(produced_at_ms), max(stored_at_ms), "
+            "quantileExact(0.5)(stored_at_ms - produced_at_ms), "
+            "quantileExact(0.99)(stored_at_ms - produced_at_ms), max(stored_at_ms - produced_at_ms) "
+            "FROM feedback WHERE startsWith(feedback_id, 'review:tmall:B')"
+        )[0]
+        n, first_produced, _, last_stored, p50, p99, worst = row
+        return {
+            "count": count,
+            "stored": stored,
+            "rows": n,
+            "target_rate": rate,
+            "produce_rate": round(count / produce_s, 1),
+            "throughput_per_s": round(n / max(1e-3, (last_stored - first_produced) / 1000), 1),
+            "latency_ms": {"p50": p50, "p99": p99, "max": worst},
+            "partitions": settings.topic_partitions,
+            "batch_max_messages": settings.batch_max_messages,
+            "worker_log": str(log_path),
+        }
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+        admin.execute(f"DROP DATABASE IF EXISTS `{settings.clickhouse_database}`")
