@@ -7,7 +7,7 @@ VOC := $(VENV)/bin/voc
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup up down status demo test test-unit test-integration lint format bench clean
+.PHONY: help setup up down status demo test test-unit test-integration test-rebalance lint format bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -33,13 +33,16 @@ demo: up ## Set everything up, run the pipeline on the demo data, print report a
 	$(VOC) demo
 
 test: up ## Run unit and integration tests against the real services
-	$(PY) -m pytest tests
+	$(PY) -m pytest tests -m "not rebalance"
 
 test-unit: setup ## Run the unit tests only (no services)
 	$(PY) -m pytest tests/unit
 
 test-integration: up ## Run the integration tests only
-	$(PY) -m pytest tests/integration
+	$(PY) -m pytest tests/integration -m "not rebalance"
+
+test-rebalance: up ## Restart and join workers mid-stream, N times (REPEAT=3); see README "Tansu"
+	for i in $$(seq 1 $(or $(REPEAT),3)); do $(PY) -m pytest tests/integration -m rebalance -q -rA -p no:cacheprovider || true; done
 
 lint: setup ## ruff and mypy, check only
 	$(VENV)/bin/ruff check .
@@ -50,7 +53,7 @@ format: setup ## Apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-bench: up ## End-to-end throughput and latency of one worker (N=$(BENCH_N))
+bench: up ## End-to-end throughput and latency of one worker (BENCH_N=50000)
 	$(VOC) bench --count $(or $(BENCH_N),50000)
 
 clean: ## Remove the virtualenv and local service state (stop services first)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,6 +13,8 @@ import click
 from pydantic import ValidationError
 
 from config import REPO_ROOT, ConfigError, Settings
+from pipeline.records import RawRecord
+from pipeline.topics import TopicNames
 
 if TYPE_CHECKING:
     from clickhouse_driver import Client
@@ -156,18 +159,23 @@ def report(limit: int) -> None:
     click.echo(render_report(_clickhouse(_settings()), limit=limit))
 
 
+def _print_topic(
+    topic_of: Callable[[TopicNames], str], idle_timeout: float, render: Callable[[list[RawRecord]], str]
+) -> None:
+    from pipeline.kafka_io import read_topic
+
+    settings = _settings()
+    topic = topic_of(TopicNames.in_namespace(settings.topic_namespace))
+    click.echo(render(asyncio.run(read_topic(settings.kafka_bootstrap, topic, idle_timeout))))
+
+
 @main.command()
 @click.option("--idle-timeout", default=3.0, show_default=True, help="Stop after this long idle.")
 def alerts(idle_timeout: float) -> None:
     """Print the alert events on the alert topic, from the beginning."""
     from pipeline.demo import format_alerts
-    from pipeline.kafka_io import read_topic
-    from pipeline.topics import TopicNames
 
-    settings = _settings()
-    topic = TopicNames.in_namespace(settings.topic_namespace).alerts
-    records = asyncio.run(read_topic(settings.kafka_bootstrap, topic, idle_timeout))
-    click.echo(format_alerts([r.value for r in records]))
+    _print_topic(lambda t: t.alerts, idle_timeout, lambda records: format_alerts([r.value for r in records]))
 
 
 @main.command()
@@ -175,13 +183,8 @@ def alerts(idle_timeout: float) -> None:
 def dlq(idle_timeout: float) -> None:
     """Print the dead letters with their reasons, from the beginning."""
     from pipeline.demo import format_dead_letters
-    from pipeline.kafka_io import read_topic
-    from pipeline.topics import TopicNames
 
-    settings = _settings()
-    topic = TopicNames.in_namespace(settings.topic_namespace).dlq
-    records = asyncio.run(read_topic(settings.kafka_bootstrap, topic, idle_timeout))
-    click.echo(format_dead_letters([(r.headers, r.value) for r in records]))
+    _print_topic(lambda t: t.dlq, idle_timeout, lambda records: format_dead_letters(records))
 
 
 @main.command()

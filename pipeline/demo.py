@@ -17,6 +17,7 @@ from clickhouse_driver import Client
 from config import Settings
 from pipeline.demo_data import DemoManifest, write_demo_files
 from pipeline.kafka_io import iter_jsonl_lines, produce_lines, read_topic
+from pipeline.records import RawRecord
 from pipeline.report import format_table, render_report
 from pipeline.topics import TopicNames
 from schemas.alerts import Alert
@@ -51,11 +52,11 @@ def format_alerts(records: list[bytes]) -> str:
     )
 
 
-def format_dead_letters(records: list[tuple[tuple[tuple[str, bytes], ...], bytes]]) -> str:
+def format_dead_letters(records: list[RawRecord]) -> str:
     """Dead letters with their reasons and the first bytes of the original message."""
     rows = []
-    for headers, value in records:
-        reason = DeadLetterReason.from_headers(headers)
+    for record in records:
+        reason, value = DeadLetterReason.from_headers(record.headers), record.value
         rows.append(
             (
                 reason.stage,
@@ -147,7 +148,7 @@ def run_demo(settings: Settings, client: Client, work_dir: Path, timeout_s: floa
         alerts = asyncio.run(read_topic(settings.kafka_bootstrap, topics.alerts, idle_timeout_s=2))
         print(f"Alert events consumed from {topics.alerts}: " + format_alerts([r.value for r in alerts]))
         dead = asyncio.run(read_topic(settings.kafka_bootstrap, topics.dlq, idle_timeout_s=2))
-        print(f"\nDead letters on {topics.dlq}: " + format_dead_letters([(r.headers, r.value) for r in dead]))
+        print(f"\nDead letters on {topics.dlq}: " + format_dead_letters(dead))
         ok = stored >= manifest.expected_feedback and bool(alerts)
         print(
             f"\n[demo] {'done' if ok else 'INCOMPLETE'}: {stored}/{manifest.expected_feedback} "

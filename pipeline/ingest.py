@@ -19,7 +19,7 @@ from pipeline.errors import InvalidMessage
 from pipeline.records import RawRecord
 from pipeline.text import mask_pii, normalize_text
 from schemas.feedback import Feedback, Origin
-from schemas.inputs import ChatMessageIn, ReviewIn, SurveyResponseIn
+from schemas.inputs import ChatMessageIn, ProductRef, ReviewIn, SurveyResponseIn
 
 __all__ = ["IngestContext", "Ingestor", "decode_message", "ingest_chat", "ingest_review", "ingest_survey"]
 
@@ -75,6 +75,12 @@ def _customer_ref(customer_id: str | None, salt: bytes) -> str:
     return hashlib.blake2b(customer_id.encode(), key=salt[:64], digest_size=16).hexdigest()
 
 
+def _product_fields(product: ProductRef | None) -> dict[str, str]:
+    if product is None:
+        return {}
+    return {"product_sku": product.sku, "product_name": product.name, "variant": product.variant}
+
+
 def _origin(record: RawRecord) -> Origin:
     return Origin(
         topic=record.topic,
@@ -93,9 +99,7 @@ def ingest_review(record: RawRecord, ctx: IngestContext) -> Feedback:
         source="review",
         channel=review.platform,
         brand=review.brand,
-        product_sku=review.product.sku,
-        product_name=review.product.name,
-        variant=review.product.variant,
+        **_product_fields(review.product),
         customer_ref=_customer_ref(review.customer_id, ctx.customer_ref_salt),
         text=_clean(_PART_SEPARATOR.join(p for p in parts if p)),
         rating=review.rating,
@@ -109,15 +113,12 @@ def ingest_chat(record: RawRecord, ctx: IngestContext) -> Feedback | None:
     turn = decode_message(record, ChatMessageIn, ctx.max_message_bytes)
     if turn.role != "customer":
         return None
-    product = turn.product
     return Feedback(
         feedback_id=f"chat:{turn.conversation_id}:{turn.turn_index}",
         source="chat",
         channel=turn.channel,
         brand=turn.brand,
-        product_sku=product.sku if product else "",
-        product_name=product.name if product else "",
-        variant=product.variant if product else "",
+        **_product_fields(turn.product),
         customer_ref=_customer_ref(turn.customer_id, ctx.customer_ref_salt),
         store_id=turn.store_id or "",
         agent_id=turn.agent_id or "",
@@ -130,15 +131,12 @@ def ingest_chat(record: RawRecord, ctx: IngestContext) -> Feedback | None:
 def ingest_survey(record: RawRecord, ctx: IngestContext) -> Feedback:
     """A survey response becomes one Feedback: open answers joined, CSAT as the rating."""
     response = decode_message(record, SurveyResponseIn, ctx.max_message_bytes)
-    product = response.product
     return Feedback(
         feedback_id=f"survey:{response.survey_id}:{response.response_id}",
         source="survey",
         channel=response.touchpoint,
         brand=response.brand,
-        product_sku=product.sku if product else "",
-        product_name=product.name if product else "",
-        variant=product.variant if product else "",
+        **_product_fields(response.product),
         customer_ref=_customer_ref(response.customer_id, ctx.customer_ref_salt),
         text=_clean(_PART_SEPARATOR.join(a.answer for a in response.answers if a.answer)),
         rating=response.csat,

@@ -8,29 +8,17 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-__all__ = ["ConsumedRecord", "iter_jsonl_lines", "key_of", "produce_lines", "read_topic"]
+from pipeline.records import RawRecord
+
+__all__ = ["iter_jsonl_lines", "key_of", "produce_lines", "read_topic"]
 
 # Sends in flight before waiting for their acks: bounds memory while keeping the pipe full.
 _IN_FLIGHT = 5_000
-
-
-@dataclass(frozen=True, slots=True)
-class ConsumedRecord:
-    """A record read back from a topic."""
-
-    topic: str
-    partition: int
-    offset: int
-    timestamp_ms: int
-    key: bytes | None
-    value: bytes
-    headers: tuple[tuple[str, bytes], ...]
 
 
 def iter_jsonl_lines(path: Path) -> Iterator[bytes]:
@@ -88,7 +76,7 @@ async def produce_lines(
 
 async def read_topic(
     bootstrap: str, topic: str, idle_timeout_s: float = 3.0, max_wait_s: float = 60.0
-) -> list[ConsumedRecord]:
+) -> list[RawRecord]:
     """Every record of ``topic`` from the beginning, in partition then offset order.
 
     Stops once the end of every partition is reached and nothing new came for
@@ -98,7 +86,7 @@ async def read_topic(
         bootstrap_servers=bootstrap.split(","), enable_auto_commit=False, auto_offset_reset="earliest"
     )
     await consumer.start()
-    records: list[ConsumedRecord] = []
+    records: list[RawRecord] = []
     try:
         partitions = consumer.partitions_for_topic(topic)
         if not partitions:
@@ -116,7 +104,7 @@ async def read_topic(
             for tp_records in batch.values():
                 for r in tp_records:
                     records.append(
-                        ConsumedRecord(
+                        RawRecord(
                             r.topic,
                             r.partition,
                             r.offset,

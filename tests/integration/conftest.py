@@ -26,7 +26,8 @@ from clickhouse_driver import Client
 
 from config import REPO_ROOT, Settings
 from pipeline.context import clickhouse_config
-from pipeline.kafka_io import ConsumedRecord, produce_lines, read_topic
+from pipeline.kafka_io import produce_lines, read_topic
+from pipeline.records import RawRecord
 from pipeline.topics import TopicNames, ensure_topics
 from sinks.clickhouse import connect
 from sinks.migrations import apply_migrations
@@ -103,13 +104,15 @@ class Stack:
         return proc
 
     def http_get(self, proc: subprocess.Popen[bytes], path: str) -> tuple[int, str]:
-        """GET a worker's endpoint; returns status and body."""
+        """GET a worker's endpoint; returns status and body, ``(0, "")`` if it does not answer."""
         url = f"http://127.0.0.1:{self.web_ports[proc.pid]}{path}"
         try:
             with urllib.request.urlopen(url, timeout=5) as response:
                 return int(response.status), response.read().decode()
         except urllib.error.HTTPError as exc:
             return int(exc.code), exc.read().decode(errors="replace")
+        except OSError:  # not listening yet (URLError is an OSError)
+            return 0, ""
 
     def stop_worker(self, proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
         if proc.poll() is None:
@@ -123,7 +126,7 @@ class Stack:
     def produce(self, topic: str, lines: list[bytes], key_field: str | None = None) -> int:
         return asyncio.run(produce_lines(self.settings.kafka_bootstrap, topic, lines, key_field))
 
-    def read(self, topic: str, idle_timeout_s: float = 2.0) -> list[ConsumedRecord]:
+    def read(self, topic: str, idle_timeout_s: float = 2.0) -> list[RawRecord]:
         return asyncio.run(read_topic(self.settings.kafka_bootstrap, topic, idle_timeout_s))
 
     def wait_until(

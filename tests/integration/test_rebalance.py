@@ -1,0 +1,88 @@
+"""Real rebalances on the local broker: a worker restarted mid-stream, a second worker joining.
+
+Not part of ``make test``: on Tansu these reproduce a stall after a re-join (README,
+"Tansu"). Run them with ``make test-rebalance``.
+
+At-least-once: raw row counts may exceed the input after a restart (a batch stored but not
+yet committed is read again); ReplacingMergeTree collapses them, so FINAL counts are exact.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Callable
+
+import orjson
+import pytest
+
+from tests.integration.conftest import Stack
+
+pytestmark = [pytest.mark.integration, pytest.mark.rebalance]
+
+COUNT = 12_000
+TEXTS = ["包装破了，东西压坏了", "味道很好，送餐很快", "快递太慢了", "质量不错，价格便宜", "客服态度很差"]
+
+
+def reviews(count: int) -> list[bytes]:
+    return [
+        orjson.dumps(
+            {
+                "review_id": f"R{i}",
+                "platform": "jd",
+                "brand": f"B{i % 3}",
+                "product": {"sku": f"P{i % 17}"},
+                "rating": 1 + i % 5,
+                "text": TEXTS[i % len(TEXTS)],
+                "created_at": "2026-11-01T10:00:00Z",
+            }
+        )
+        for i in range(count)
+    ]
+
+
+def distinct_stored(stack: Stack) -> int:
+    return int(stack.query("SELECT uniqExact(feedback_id) FROM feedback")[0][0])
+
+
+def assert_each_feedback_once(stack: Stack) -> None:
+    rows, distinct, final = stack.query(
+        "SELECT count(), uniqExact(feedback_id), (SELECT count() FROM feedback FINAL) FROM feedback"
+    )[0]
+    assert distinct == COUNT and final == COUNT, (rows, distinct, final)
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
+def test_worker_restarted_mid_stream_loses_nothing(
+    make_stack: Callable[..., Stack], stop_signal: int
+) -> None:
+    stack = make_stack(log_level="info")
+    first = stack.start_worker("first")
+    stack.produce(stack.topics.reviews_raw, reviews(COUNT), key_field="review_id")
+    stack.wait_until("a part of the stream stored", lambda: distinct_stored(stack), lambda n: n >= 1_000)
+    stack.stop_worker(first, stop_signal)
+    assert distinct_stored(stack) < COUNT, "the stream was not interrupted; raise COUNT"
+    stack.start_worker("second")
+    stack.wait_until(
+        "every feedback stored", lambda: distinct_stored(stack), lambda n: n >= COUNT, timeout_s=240
+    )
+    assert_each_feedback_once(stack)
+
+
+def test_second_worker_joins_and_first_leaves_mid_stream(make_stack: Callable[..., Stack]) -> None:
+    stack = make_stack(log_level="info")
+    first = stack.start_worker("first")
+    stack.produce(stack.topics.reviews_raw, reviews(COUNT), key_field="review_id")
+    stack.wait_until("a part of the stream stored", lambda: distinct_stored(stack), lambda n: n >= 1_000)
+    second = stack.start_worker("second")
+    # Both workers share the partitions after the rebalance: each one consumes.
+    stack.wait_until(
+        "the second worker to consume",
+        lambda: stack.http_get(second, "/metrics")[1],
+        lambda body: 'voc_messages_in_total{stage="analyze"}' in body,
+        timeout_s=90,
+    )
+    stack.stop_worker(first)
+    stack.wait_until(
+        "every feedback stored", lambda: distinct_stored(stack), lambda n: n >= COUNT, timeout_s=240
+    )
+    assert_each_feedback_once(stack)
