@@ -153,7 +153,9 @@ def make_stack(tmp_path: Path) -> Iterator[Callable[..., Stack]]:
 
     def build(**overrides: str) -> Stack:
         run = uuid.uuid4().hex[:10]
-        env = {k: v for k, v in os.environ.items() if not k.startswith("VOC_")}
+        # Keep the user's VOC_* settings (where the broker and ClickHouse are); override only
+        # what makes this test's slice unique.
+        env = dict(os.environ)
         env.update(
             {
                 "VOC_TOPIC_NAMESPACE": f"test{run}",
@@ -165,7 +167,13 @@ def make_stack(tmp_path: Path) -> Iterator[Callable[..., Stack]]:
                 **{f"VOC_{k.upper()}": v for k, v in overrides.items()},
             }
         )
-        settings = Settings.model_validate({k[4:].lower(): v for k, v in env.items() if k.startswith("VOC_")})
+        settings = Settings.model_validate(
+            {
+                name: env[f"VOC_{name.upper()}"]
+                for name in Settings.model_fields
+                if f"VOC_{name.upper()}" in env
+            }
+        )
         topics = TopicNames.in_namespace(settings.topic_namespace)
         asyncio.run(
             ensure_topics(settings.kafka_bootstrap, topics, settings.app_id, settings.topic_partitions, 1)
