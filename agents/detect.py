@@ -56,6 +56,7 @@ def register_detect_agent(app: faust.App, ctx: WorkerContext, publisher: KafkaPu
             for alert in result.alerts:
                 ctx.metrics.alerts_emitted.labels(alert.rule, alert.severity).inc()
             ctx.metrics.late_events.inc(result.late_events)
+            ctx.metrics.replayed_events.inc(result.replayed_events)
             timer.done()
 
     app.agent(topic, name="detect")(detect)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -59,6 +59,14 @@ def create_app(ctx: WorkerContext) -> faust.App:
     register_analyze_agent(app, ctx, publisher)
     register_detect_agent(app, ctx, publisher)
     register_store_agents(app, ctx, publisher)
+
+    async def commit_on_shutdown(sender: Any, **kwargs: Any) -> None:
+        # Faust's own last commit happens while it waits for streams to drain, which is
+        # switched off above (stream_wait_empty); without this the work of the last commit
+        # interval would be read again by the next worker.
+        await app.consumer.commit()
+
+    app.on_before_shutdown.connect(cast(Any, commit_on_shutdown))
 
     @app.page("/metrics")
     async def metrics(web: Any, request: Any) -> Any:

@@ -4,8 +4,14 @@ The state of one product (one Faust table key) is a JSON-serializable dict, upda
 batch so that each batch costs one changelog write per product:
 
     {"watermark": <max event time seen, epoch s>,
+     "origins": {"<raw topic>|<raw partition>": <highest raw offset counted>},
      "windows": {"<window_s>|<window_start>|<aspect>": [mentions, negative, [alerted rules],
                                                         [negative feedback ids]]}}
+
+Replays are not counted twice. Delivery is at least once, so after a restart the same raw
+records can come through again as new feedback messages. Each raw partition is processed in
+offset order, and one product's feedback keeps that order per raw partition, so a feedback
+whose raw offset is not above the highest one counted for its raw partition is a replay.
 
 A mention of ``包装/封口`` also counts for ``包装``. A window is kept until the watermark is one
 whole window past its end; events for an older window are late: counted, not applied.
@@ -37,6 +43,7 @@ class DetectionResult:
     state: ProductState
     alerts: list[Alert] = field(default_factory=list)
     late_events: int = 0
+    replayed_events: int = 0
 
 
 def alert_id(rule: str, scope: AlertScope, window_start: datetime) -> str:
@@ -73,10 +80,16 @@ def update_product_windows(
         k: [v[0], v[1], list(v[2]), list(v[3])] for k, v in (state or {}).get("windows", {}).items()
     }
     watermark: float = (state or {}).get("watermark", 0.0)
+    origins: dict[str, int] = dict((state or {}).get("origins", {}))
     sizes = sorted({r.window_seconds for r in rules})
     result = DetectionResult(state={})
     touched: set[str] = set()
     for feedback in batch:
+        origin = f"{feedback.origin.topic}|{feedback.origin.partition}"
+        if feedback.origin.offset <= origins.get(origin, -1):
+            result.replayed_events += 1
+            continue
+        origins[origin] = feedback.origin.offset
         t = feedback.event_time.timestamp()
         aspects = _aspects_with_ancestors(feedback)
         for size in sizes:
@@ -101,6 +114,7 @@ def update_product_windows(
             result.alerts.extend(_evaluate(key, windows[key], rules, brand, product, now))
     result.state = {
         "watermark": watermark,
+        "origins": origins,
         "windows": {k: v for k, v in windows.items() if _window_end(k) + _window_size(k) > watermark},
     }
     return result

@@ -25,6 +25,7 @@ class PipelineMetrics:
     dead_letters: Counter
     skipped: Counter
     late_events: Counter
+    replayed_events: Counter
     alerts_emitted: Counter
     batch_size: Histogram
     batch_seconds: Histogram
@@ -56,6 +57,11 @@ class PipelineMetrics:
                 registry=registry,
             ),
             late_events=Counter("voc_late_events", "Events older than every open window.", registry=registry),
+            replayed_events=Counter(
+                "voc_replayed_events",
+                "Feedback seen again after a restart, not counted twice.",
+                registry=registry,
+            ),
             alerts_emitted=Counter(
                 "voc_alerts_emitted",
                 "Alerts sent to the alert topic.",

@@ -146,6 +146,7 @@ class DetectOutcome:
     states: dict[bytes, dict[str, Any]] = field(default_factory=dict)
     alerts: list[Alert] = field(default_factory=list)
     late_events: int = 0
+    replayed_events: int = 0
 
 
 def detect_batch(
@@ -168,4 +169,5 @@ def detect_batch(
         outcome.states[key] = result.state
         outcome.alerts.extend(result.alerts)
         outcome.late_events += result.late_events
+        outcome.replayed_events += result.replayed_events
     return outcome

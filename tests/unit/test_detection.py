@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta
 
 from config.alert_rules import AlertRule
 from pipeline.detection import update_product_windows
-from schemas.feedback import AspectMention, Polarity, ScoredFeedback
+from schemas.feedback import AspectMention, Origin, Polarity, ScoredFeedback
 from tests.unit.conftest import T0, feedback
 
 RULE = AlertRule(name="neg", metric="negative_share", window_seconds=3600, min_mentions=3, high=0.5)
@@ -11,7 +11,9 @@ NOW = datetime(2026, 11, 22, tzinfo=UTC)
 
 
 def scored(n: int, aspect: str, polarity: Polarity, minutes: float = 0) -> ScoredFeedback:
-    base = feedback("x", feedback_id=f"f{n}", event_time=T0 + timedelta(minutes=minutes))
+    # Each feedback comes from its own raw record (offset n), as in a real stream.
+    origin = Origin(topic="raw", partition=0, offset=n, timestamp_ms=0)
+    base = feedback("x", feedback_id=f"f{n}", event_time=T0 + timedelta(minutes=minutes), origin=origin)
     mention = AspectMention(
         aspect=aspect, polarity=polarity, score=0.1, evidence="x", evidence_start=0, evidence_end=1
     )
@@ -80,3 +82,28 @@ def test_low_band_and_mentions_metric() -> None:
     volume = AlertRule(name="vol", metric="mentions", window_seconds=60, min_mentions=1, high=2)
     result = update_product_windows(None, [scored(i, "物流", 1) for i in range(3)], [volume], NOW)
     assert [(a.rule, a.observed) for a in result.alerts] == [("vol", 3.0)]
+
+
+def with_origin(item: ScoredFeedback, offset: int, partition: int = 0) -> ScoredFeedback:
+    origin = item.origin.model_copy(update={"topic": "raw", "partition": partition, "offset": offset})
+    return item.model_copy(update={"origin": origin})
+
+
+def test_a_replayed_batch_is_not_counted_twice() -> None:
+    batch = [with_origin(scored(i, "包装", -1), offset=i) for i in range(2)]
+    first = update_product_windows(None, batch, [RULE], NOW)
+    # After a restart the same raw records come through again, as new messages.
+    again = update_product_windows(first.state, batch, [RULE], NOW)
+    assert (again.replayed_events, again.alerts) == (2, [])
+    assert again.state["windows"][f"3600|{int(T0.timestamp())}|包装"][0] == 2
+
+
+def test_offsets_are_tracked_per_raw_partition() -> None:
+    first = update_product_windows(
+        None, [with_origin(scored(1, "包装", -1), offset=5, partition=0)], [RULE], NOW
+    )
+    other = update_product_windows(
+        first.state, [with_origin(scored(2, "包装", -1), offset=3, partition=1)], [RULE], NOW
+    )
+    assert other.replayed_events == 0
+    assert other.state["windows"][f"3600|{int(T0.timestamp())}|包装"][0] == 2
