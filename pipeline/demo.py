@@ -72,10 +72,23 @@ def format_dead_letters(records: list[RawRecord]) -> str:
     )
 
 
-def _stored_since(client: Client, since_ms: int) -> int:
-    return int(
-        client.execute("SELECT count() FROM feedback WHERE stored_at_ms >= %(t)s", {"t": since_ms})[0][0]
+def _stored_from(client: Client, first_offsets: dict[tuple[str, int], int], since_ms: int) -> int:
+    """Feedback stored during this run from this run's raw records (by lineage: origin
+    topic, partition and offset), each counted once. Neither a replay of an earlier run's
+    records, nor a duplicate row, nor an old row from before a broker restart (offsets start
+    again at 0) can make the demo finish before this run's feedback is all stored."""
+    if not first_offsets:
+        return 0
+    conditions = " OR ".join(
+        f"(origin_topic = %(t{i})s AND origin_partition = {partition} AND origin_offset >= {offset})"
+        for i, ((_, partition), offset) in enumerate(sorted(first_offsets.items()))
     )
+    params = {f"t{i}": topic for i, ((topic, _), _) in enumerate(sorted(first_offsets.items()))}
+    sql = (
+        "SELECT uniqExact(origin_topic, origin_partition, origin_offset) FROM feedback "
+        f"WHERE stored_at_ms >= %(since)s AND ({conditions})"
+    )
+    return int(client.execute(sql, {**params, "since": since_ms})[0][0])
 
 
 def _wait_for(
@@ -114,6 +127,7 @@ def run_demo(settings: Settings, client: Client, work_dir: Path, timeout_s: floa
         f"{sum(1 for f in manifest.files.values() for _ in iter_jsonl_lines(f))} messages "
         f"({manifest.agent_turns} agent chat turns skipped, {manifest.invalid_messages} invalid)"
     )
+    first_offsets: dict[tuple[str, int], int] = {}
     started_ms = int(time.time() * 1000)
     print(f"[demo] starting a worker (log: {log_path})", flush=True)
     with log_path.open("ab") as log:
@@ -129,14 +143,17 @@ def run_demo(settings: Settings, client: Client, work_dir: Path, timeout_s: floa
             ("chats", topics.chats_raw, "conversation_id"),
             ("surveys", topics.surveys_raw, "response_id"),
         ):
+            offsets: dict[int, int] = {}
+            lines = iter_jsonl_lines(manifest.files[name])
             sent = asyncio.run(
-                produce_lines(settings.kafka_bootstrap, topic, iter_jsonl_lines(manifest.files[name]), key)
+                produce_lines(settings.kafka_bootstrap, topic, lines, key, first_offsets=offsets)
             )
+            first_offsets.update({(topic, partition): offset for partition, offset in offsets.items()})
             print(f"[demo] produced {sent} {name} to {topic}", flush=True)
         print("[demo] waiting for the pipeline to store every feedback in ClickHouse", flush=True)
         stored = _wait_for(
-            "feedback stored",
-            lambda: _stored_since(client, started_ms),
+            "feedback of this run stored",
+            lambda: _stored_from(client, first_offsets, started_ms),
             manifest.expected_feedback,
             timeout_s,
             worker,
@@ -152,7 +169,7 @@ def run_demo(settings: Settings, client: Client, work_dir: Path, timeout_s: floa
         ok = stored >= manifest.expected_feedback and bool(alerts)
         print(
             f"\n[demo] {'done' if ok else 'INCOMPLETE'}: {stored}/{manifest.expected_feedback} "
-            f"feedback stored this run, {len({orjson.loads(r.value)['alert_id'] for r in alerts})} "
+            f"feedback of this run stored, {len({orjson.loads(r.value)['alert_id'] for r in alerts})} "
             f"alerts on the topic, {len(dead)} dead letters"
         )
         return 0 if ok else 1

@@ -9,6 +9,7 @@ import asyncio
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -48,27 +49,38 @@ async def produce_lines(
     lines: Iterable[bytes],
     key_field: str | None = None,
     on_progress: Callable[[int], None] | None = None,
+    first_offsets: dict[int, int] | None = None,
 ) -> int:
-    """Send each line as one record and wait for every ack; returns how many were sent."""
+    """Send each line as one record and wait for every ack; returns how many were sent.
+
+    If ``first_offsets`` is given, it receives the lowest offset written per partition.
+    """
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap.split(","), linger_ms=5, max_batch_size=262_144, acks=1
     )
     await producer.start()
     sent = 0
-    try:
-        pending: list[asyncio.Future[object]] = []
-        for line in lines:
-            pending.append(await producer.send(topic, line, key=key_of(line, key_field)))
-            if len(pending) >= _IN_FLIGHT:
-                await asyncio.gather(*pending)
-                sent += len(pending)
-                if on_progress:
-                    on_progress(len(pending))
-                pending.clear()
-        await asyncio.gather(*pending)
+
+    async def settle(pending: list[asyncio.Future[Any]]) -> None:
+        nonlocal sent
+        for metadata in await asyncio.gather(*pending):
+            if first_offsets is not None:
+                first = first_offsets.get(metadata.partition)
+                first_offsets[metadata.partition] = (
+                    metadata.offset if first is None else min(first, metadata.offset)
+                )
         sent += len(pending)
         if on_progress and pending:
             on_progress(len(pending))
+
+    try:
+        pending: list[asyncio.Future[Any]] = []
+        for line in lines:
+            pending.append(await producer.send(topic, line, key=key_of(line, key_field)))
+            if len(pending) >= _IN_FLIGHT:
+                await settle(pending)
+                pending = []
+        await settle(pending)
     finally:
         await producer.stop()
     return sent
