@@ -15,7 +15,6 @@ import asyncio
 import csv
 import os
 import random
-import signal
 import subprocess
 import sys
 import time
@@ -25,13 +24,13 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaProducer
 
 from config import Settings
 from pipeline.context import clickhouse_config
 from pipeline.demo_data import BRANDS, CATEGORIES, REVIEW_SAMPLE
-from pipeline.kafka_io import produce_lines
+from pipeline.kafka_io import new_producer, produce_lines
 from pipeline.topics import TopicNames, ensure_topics
+from pipeline.worker_process import start_worker, stop_worker
 from sinks.clickhouse import connect
 from sinks.migrations import apply_migrations
 
@@ -64,7 +63,7 @@ async def _produce_paced(bootstrap: str, topic: str, lines: list[bytes], rate: f
     chunk = max(1, int(rate / 20))  # 20 chunks a second
     started = time.monotonic()
     # One producer for the whole run; sleep between chunks to hold the rate.
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap.split(","), linger_ms=5, max_batch_size=262_144)
+    producer = new_producer(bootstrap)
     await producer.start()
     try:
         for i in range(0, len(lines), chunk):
@@ -123,10 +122,7 @@ def run_bench(
     }
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"bench-worker-{run}.log"
-    with log_path.open("ab") as log:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "pipeline.cli", "worker"], env=env, stdout=log, stderr=subprocess.STDOUT
-        )
+    worker = start_worker(env, log_path)
     try:
         asyncio.run(produce_lines(settings.kafka_bootstrap, topics.reviews_raw, _reviews(_WARMUP, "W")))
         if _wait(client, "W", _WARMUP, timeout_s, worker) < _WARMUP:
@@ -156,9 +152,5 @@ def run_bench(
             "worker_log": str(log_path),
         }
     finally:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        stop_worker(worker)
         admin.execute(f"DROP DATABASE IF EXISTS `{settings.clickhouse_database}`")

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +18,7 @@ from pipeline.kafka_io import iter_jsonl_lines, produce_lines, read_topic
 from pipeline.records import RawRecord
 from pipeline.report import format_table, render_report
 from pipeline.topics import TopicNames
+from pipeline.worker_process import start_worker, stop_worker
 from schemas.alerts import Alert
 from schemas.dead_letters import DeadLetterReason
 
@@ -79,16 +78,18 @@ def _stored_from(client: Client, first_offsets: dict[tuple[str, int], int], sinc
     again at 0) can make the demo finish before this run's feedback is all stored."""
     if not first_offsets:
         return 0
-    conditions = " OR ".join(
-        f"(origin_topic = %(t{i})s AND origin_partition = {partition} AND origin_offset >= {offset})"
-        for i, ((_, partition), offset) in enumerate(sorted(first_offsets.items()))
-    )
-    params = {f"t{i}": topic for i, ((topic, _), _) in enumerate(sorted(first_offsets.items()))}
+    conditions: list[str] = []
+    params: dict[str, object] = {"since": since_ms}
+    for i, ((topic, partition), offset) in enumerate(sorted(first_offsets.items())):
+        conditions.append(
+            f"(origin_topic = %(t{i})s AND origin_partition = %(p{i})s AND origin_offset >= %(o{i})s)"
+        )
+        params.update({f"t{i}": topic, f"p{i}": partition, f"o{i}": offset})
     sql = (
         "SELECT uniqExact(origin_topic, origin_partition, origin_offset) FROM feedback "
-        f"WHERE stored_at_ms >= %(since)s AND ({conditions})"
+        f"WHERE stored_at_ms >= %(since)s AND ({' OR '.join(conditions)})"
     )
-    return int(client.execute(sql, {**params, "since": since_ms})[0][0])
+    return int(client.execute(sql, params)[0][0])
 
 
 def _wait_for(
@@ -130,13 +131,7 @@ def run_demo(settings: Settings, client: Client, work_dir: Path, timeout_s: floa
     first_offsets: dict[tuple[str, int], int] = {}
     started_ms = int(time.time() * 1000)
     print(f"[demo] starting a worker (log: {log_path})", flush=True)
-    with log_path.open("ab") as log:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "pipeline.cli", "worker"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=os.environ.copy(),
-        )
+    worker = start_worker(os.environ, log_path)
     try:
         for name, topic, key in (
             ("reviews", topics.reviews_raw, "review_id"),
@@ -174,8 +169,4 @@ def run_demo(settings: Settings, client: Client, work_dir: Path, timeout_s: floa
         )
         return 0 if ok else 1
     finally:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        stop_worker(worker)

@@ -16,7 +16,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from pipeline.records import RawRecord
 
-__all__ = ["iter_jsonl_lines", "key_of", "produce_lines", "read_topic"]
+__all__ = ["iter_jsonl_lines", "key_of", "new_producer", "produce_lines", "read_topic"]
 
 # Sends in flight before waiting for their acks: bounds memory while keeping the pipe full.
 _IN_FLIGHT = 5_000
@@ -43,6 +43,13 @@ def key_of(line: bytes, field: str | None) -> bytes | None:
     return None if value is None else str(value).encode()
 
 
+def new_producer(bootstrap: str) -> AIOKafkaProducer:
+    """A producer tuned for replaying files: small linger, large batches, leader acks."""
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap.split(","), linger_ms=5, max_batch_size=262_144, acks=1
+    )
+
+
 async def produce_lines(
     bootstrap: str,
     topic: str,
@@ -55,9 +62,7 @@ async def produce_lines(
 
     If ``first_offsets`` is given, it receives the lowest offset written per partition.
     """
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap.split(","), linger_ms=5, max_batch_size=262_144, acks=1
-    )
+    producer = new_producer(bootstrap)
     await producer.start()
     sent = 0
 

@@ -11,7 +11,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -24,15 +23,14 @@ from typing import Any
 import pytest
 from clickhouse_driver import Client
 
-from config import REPO_ROOT, Settings
+from config import Settings
 from pipeline.context import clickhouse_config
 from pipeline.kafka_io import produce_lines, read_topic
 from pipeline.records import RawRecord
 from pipeline.topics import TopicNames, ensure_topics
+from pipeline.worker_process import start_worker, stop_worker
 from sinks.clickhouse import connect
 from sinks.migrations import apply_migrations
-
-WORKER_STOP_TIMEOUT_S = 30
 
 
 def _reachable(host: str, port: int) -> bool:
@@ -91,14 +89,7 @@ class Stack:
     def start_worker(self, name: str = "worker") -> subprocess.Popen[bytes]:
         port = _free_port()
         env = {**self.env, "VOC_WEB_PORT": str(port)}
-        log = (self.log_dir / f"{name}.log").open("ab")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "pipeline.cli", "worker"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=REPO_ROOT,
-        )
+        proc = start_worker(env, self.log_dir / f"{name}.log")
         self.workers.append(proc)
         self.web_ports[proc.pid] = port
         return proc
@@ -115,13 +106,7 @@ class Stack:
             return 0, ""
 
     def stop_worker(self, proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
-        if proc.poll() is None:
-            proc.send_signal(sig)
-            try:
-                proc.wait(WORKER_STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_worker(proc, sig)
 
     def produce(self, topic: str, lines: list[bytes], key_field: str | None = None) -> int:
         return asyncio.run(produce_lines(self.settings.kafka_bootstrap, topic, lines, key_field))
