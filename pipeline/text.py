@@ -1,41 +1,143 @@
 """Text normalization and PII masking: pure functions, no state, never raise on any str.
 
-First version (issue #2); issue #3 adds traditional→simplified, scraping artefacts, emoji.
+``normalize_text`` turns raw feedback as scraped or typed into the one form every later
+stage sees; ``mask_pii`` then replaces personal data with typed placeholders. Both are
+idempotent, which the property tests check.
 """
 
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
 
-__all__ = ["mask_pii", "normalize_text"]
+from opencc import OpenCC
 
-# Zero-width and BOM characters carry no meaning but break term matching.
-_INVISIBLE = re.compile("[\u200b-\u200f\u2060-\u2064\ufeff]")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+from pipeline.emoji_words import EMOJI_WORDS
+
+__all__ = ["LOST_CHARACTER", "mask_pii", "normalize_text", "to_simplified"]
+
+# Where a character was lost to "?" by a lossy re-encoding upstream, it becomes U+FFFD: the
+# tokenizer keeps it as its own token and the clause splitter does not split on it, whereas
+# a "?" would end the clause and read as a question.
+LOST_CHARACTER = "\ufffd"
+
+# OpenCC ("Open Chinese Convert", Apache-2.0, the converter behind most Chinese input methods
+# and Wikipedia tooling) converts phrase by phrase (乾淨→干净 but 乾隆 stays), which a
+# character table cannot do; its t2s profile keeps vocabulary, so Taiwanese terms (軟體)
+# become their simplified characters, not their mainland synonyms. One converter per process.
+_TO_SIMPLIFIED = OpenCC("t2s")
+
+# Zero-width characters, BOM, variation selectors (emoji styling) and lone surrogates (from
+# broken JSON escapes; they cannot be encoded as UTF-8) carry no meaning but break matching.
+_INVISIBLE = re.compile("[\u200b-\u200f\u2060-\u2064\ufeff\ufe00-\ufe0f\ud800-\udfff]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _SPACES = re.compile(r"\s+")
+# An HTML tag: a name after "<" (so "<100元" is not one). The placeholders mask_pii writes
+# look like tags and survive, so normalizing masked text leaves it masked.
+_HTML_TAG = re.compile(
+    r"</?(?!(?:PHONE|ID|CARD|EMAIL|ADDRESS)>)[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>|<!--.*?-->",
+    re.DOTALL,
+)
+_HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+# Pinyin glued to a character by "annotated" copies of a page: 企業(yè). One or more
+# syllables in parentheses, with a tone mark or a tone digit, straight after a character.
+_TONED_VOWEL = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜ"
+_PINYIN_ANNOTATION = re.compile(
+    rf"(?<=[{_HAN}])\((?:[a-zü{_TONED_VOWEL}]*[{_TONED_VOWEL}][a-zü{_TONED_VOWEL}]*|[a-zü]{{1,6}}[1-5])"
+    rf"(?:\s(?:[a-zü{_TONED_VOWEL}]+|[a-zü]{{1,6}}[1-5]))*\)"
+)
+# A "?" between two characters, after a character that does not end a question, is a
+# character lost in transcoding (味道?错). "好吃吗?下次" keeps its question mark.
+_QUESTION_ENDING = "吗呢么嘛吧啊呀哪谁啥何几么否"
+_LOST_QUESTION_MARK = re.compile(rf"(?<=[{_HAN}])(?<![{_QUESTION_ENDING}])\?(?=[{_HAN}])")
+# Runs of clause punctuation fold to one mark; a mixed run of ! and ? reads as a question.
+_REPEATED_PUNCTUATION = re.compile(r"([,.。，、~～…;；:：])\1+")
+_EXCLAMATION_RUN = re.compile(r"[!?]{2,}")
+# Stretched characters (好好好好好好, 啊啊啊啊): more than three of one character fold to
+# three, which keeps the emphasis but makes every stretch the same token. Digits are left
+# alone (10000 is a number, not a stretch).
+_STRETCH = re.compile(r"(.)\1\1\1+", re.DOTALL)
+# Every mapped emoji is one code point (variation selectors are removed before), so a
+# character class finds them, several times faster than an alternation.
+_EMOJI = re.compile("[" + "".join(map(re.escape, EMOJI_WORDS)) + "]")
+
+
+def _fold_stretch(match: re.Match[str]) -> str:
+    character = match[1]
+    return match[0] if character.isdigit() or character.isspace() else character * 3
+
+
+def to_simplified(text: str) -> str:
+    """Traditional → Simplified Chinese, phrase by phrase (OpenCC t2s). ASCII passes as is."""
+    if text.isascii():
+        return text
+    return str(_TO_SIMPLIFIED.convert(text))
 
 
 def normalize_text(text: str) -> str:
-    """Return ``text`` in NFKC (full-width → half-width), without control or zero-width
-    characters, with runs of white space folded to one space and the ends stripped.
+    """Return ``text`` in the one form the pipeline analyses.
 
-    Idempotent: ``normalize_text(normalize_text(s)) == normalize_text(s)``.
+    In order: NFKC (full-width letters, digits and punctuation → half-width), HTML tags
+    dropped and entities decoded, zero-width/control characters and lone surrogates
+    removed, Traditional → Simplified, pinyin annotations dropped, runs of punctuation
+    folded, characters lost to "?" marked as ``LOST_CHARACTER``, stretched characters
+    folded to three, sentiment emoji written as ``[词]``, white space folded and stripped.
+
+    Total (never raises) and idempotent: ``normalize_text(normalize_text(s)) ==
+    normalize_text(s)``.
     """
-    text = unicodedata.normalize("NFKC", text)
+    text = _decode_markup(text)
     text = _INVISIBLE.sub("", text)
     text = _CONTROL.sub(" ", text)
+    text = to_simplified(text)
+    if "(" in text:
+        text = _PINYIN_ANNOTATION.sub("", text)
+    text = _REPEATED_PUNCTUATION.sub(r"\1", text)
+    text = _EXCLAMATION_RUN.sub(lambda m: "?" if "?" in m[0] else "!", text)
+    if "?" in text:
+        text = _LOST_QUESTION_MARK.sub(LOST_CHARACTER, text)
+    text = _STRETCH.sub(_fold_stretch, text)
+    if not text.isascii():
+        text = _EMOJI.sub(lambda m: f"[{EMOJI_WORDS[m[0]]}]", text)
     return _SPACES.sub(" ", text).strip()
+
+
+def _decode_markup(text: str) -> str:
+    """NFKC, then HTML tags and entities, repeated until stable: decoding "&amp;lt;" or a
+    full-width "＆" can reveal more markup, and one pass would not be idempotent. Every
+    round that changes the text shortens it, so the loop ends."""
+    text = unicodedata.normalize("NFKC", text)
+    while "&" in text or "<" in text:
+        decoded = unicodedata.normalize("NFKC", html.unescape(_HTML_TAG.sub(" ", text)))
+        if decoded == text:
+            break
+        text = decoded
+    return text
 
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 # Mainland mobile: optional +86 / 86, then 1[3-9] and nine digits, spaces or dashes allowed
 # between groups (138 1234 5678, 138-1234-5678). Not inside a longer digit run.
-_PHONE = re.compile(r"(?<![\d])(?:\+?86[\s-]?)?1[3-9]\d(?:[\s-]?\d){8}(?![\d])")
+_MOBILE = re.compile(r"(?<![\d])(?:\+?86[\s-]?)?1[3-9]\d(?:[\s-]?\d){8}(?![\d])")
+# Landline with area code: 010-12345678, 0755 1234567, (021)12345678.
+_LANDLINE = re.compile(r"(?<![\d])(?:\(0\d{2,3}\)|0\d{2,3}[\s-])\d{7,8}(?![\d])")
 _ID_CARD = re.compile(r"(?<![\dXx])\d{17}[\dXx](?![\dXx])")
 _DIGIT_RUN = re.compile(r"(?<![\d])\d(?:[\s-]?\d){15,18}(?![\d])")
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
+# Street addresses, where cheaply detectable: a road or a residential compound followed by a
+# house number (建国路88号, 幸福小区3栋2单元501室), with the province/city/district before
+# it when written. Deliberately narrow: "路上很堵" has no number and stays.
+# Place names do not contain the verbs and pronouns that usually precede an address
+# (送到, 住在, 我家); excluding them keeps "送到" out of the masked span.
+_PLACE_CHAR = rf"(?:(?![送到在住寄发给是的了从往去来我你他她们])[{_HAN}])"
+_ADDRESS = re.compile(
+    rf"(?:{_PLACE_CHAR}{{1,8}}?(?:省|自治区|市|区|县|镇|乡|街道))*"
+    rf"(?:{_PLACE_CHAR}|\d){{1,10}}?(?:路|街|大道|巷|弄|胡同|小区|花园|公寓|大厦|新村|家园|苑)"
+    r"\d+(?:-\d+)?(?:号楼|号院|号|栋|幢|座)"
+    r"(?:\d+(?:-\d+)?(?:单元|层|楼|室|号|户))*"
+)
 
 
 def _valid_resident_id(candidate: str) -> bool:
@@ -53,19 +155,31 @@ def _luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
+def _mask_card(match: re.Match[str]) -> str:
+    digits = re.sub(r"[\s-]", "", match[0])
+    return "<CARD>" if 16 <= len(digits) <= 19 and _luhn_valid(digits) else match[0]
+
+
 def mask_pii(text: str) -> str:
     """Replace personal data with typed placeholders: ``<EMAIL>``, ``<ID>`` (resident ID,
-    checksum verified), ``<CARD>`` (16-19 digits, Luhn valid), ``<PHONE>`` (mainland mobile).
+    checksum verified), ``<CARD>`` (16-19 digits, Luhn valid), ``<PHONE>`` (mainland
+    mobile, or landline with area code) and ``<ADDRESS>`` (street address with a number).
 
     Expects normalized text (half-width digits). Placeholders keep the fact that a number
     was there, which matters for analysis (a customer leaving a phone number is upset).
     """
-    text = _EMAIL.sub("<EMAIL>", text)
-    text = _ID_CARD.sub(lambda m: "<ID>" if _valid_resident_id(m[0]) else m[0], text)
-
-    def card(m: re.Match[str]) -> str:
-        digits = re.sub(r"[\s-]", "", m[0])
-        return "<CARD>" if 16 <= len(digits) <= 19 and _luhn_valid(digits) else m[0]
-
-    text = _DIGIT_RUN.sub(card, text)
-    return _PHONE.sub("<PHONE>", text)
+    if "@" in text:
+        text = _EMAIL.sub("<EMAIL>", text)
+    if not any(ch.isdigit() for ch in text):
+        return text
+    # Masking one number can free a neighbour glued to it (an ID written straight after a
+    # card number), so repeat until nothing changes; each change shortens the text.
+    while True:
+        masked = _ID_CARD.sub(lambda m: "<ID>" if _valid_resident_id(m[0]) else m[0], text)
+        masked = _DIGIT_RUN.sub(_mask_card, masked)
+        masked = _MOBILE.sub("<PHONE>", masked)
+        if masked == text:
+            break
+        text = masked
+    text = _LANDLINE.sub("<PHONE>", text)
+    return _ADDRESS.sub("<ADDRESS>", text)

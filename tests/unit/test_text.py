@@ -3,7 +3,7 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.text import mask_pii, normalize_text
+from pipeline.text import LOST_CHARACTER, mask_pii, normalize_text
 
 # An 18-digit resident ID with a valid checksum, and a Luhn-valid card number.
 VALID_ID = "11010519491231002X"
@@ -24,6 +24,51 @@ def test_normalize_folds_full_width_whitespace_and_invisibles() -> None:
 
 def test_normalize_removes_control_characters() -> None:
     assert normalize_text("好\x00评\x07") == "好 评"
+
+
+def test_normalize_converts_traditional_to_simplified_by_phrase() -> None:
+    assert normalize_text("頭髮乾淨，服務很好") == "头发干净,服务很好"
+
+
+def test_normalize_drops_html_tags_and_decodes_entities() -> None:
+    raw = '<p class="review">味道&nbsp;不错&amp;&lt;推荐&gt;</p><br/>'
+    assert normalize_text(raw) == "味道 不错&<推荐>"
+
+
+def test_normalize_keeps_less_than_that_is_not_a_tag_and_keeps_placeholders() -> None:
+    assert normalize_text("价格<100元 联系<PHONE>") == "价格<100元 联系<PHONE>"
+
+
+def test_normalize_drops_glued_pinyin_annotations() -> None:
+    assert normalize_text("企業(yè)與顧客") == "企业与顾客"
+    assert normalize_text("包(bao1)装很好") == "包装很好"
+    # Not pinyin: no tone, so it stays.
+    assert normalize_text("很好(ok)") == "很好(ok)"
+
+
+def test_normalize_marks_characters_lost_to_question_marks() -> None:
+    assert normalize_text("味道?错") == f"味道{LOST_CHARACTER}错"
+    # A real question keeps its mark.
+    assert normalize_text("还会来吗?下次吧") == "还会来吗?下次吧"
+
+
+def test_normalize_folds_repeated_punctuation_and_stretched_characters() -> None:
+    assert normalize_text("好好好好好好") == "好好好"
+    assert normalize_text("太差了!!!!!。。。") == "太差了!。"
+    assert normalize_text("真的吗?!?!") == "真的吗?"
+    assert normalize_text("10000元") == "10000元"
+
+
+def test_normalize_writes_sentiment_emoji_as_words() -> None:
+    assert normalize_text("味道一般👎") == "味道一般[差评]"
+    assert normalize_text("好吃👍️👍👍👍👍") == "好吃[赞][赞][赞]"
+
+
+def test_mask_landline_and_street_address() -> None:
+    assert mask_pii("电话 010-12345678") == "电话 <PHONE>"
+    assert mask_pii("送到朝阳区建国路88号3单元501室,太慢") == "送到<ADDRESS>,太慢"
+    assert mask_pii("幸福小区3栋2单元501室") == "<ADDRESS>"
+    assert mask_pii("路上很堵,送了3个小时") == "路上很堵,送了3个小时"
 
 
 def test_mask_phone_variants() -> None:
@@ -85,3 +130,51 @@ def test_masked_output_has_no_phone_number_left(parts: list[str]) -> None:
         start, end = match.span()
         # A remaining 11-digit run must be part of a longer number, never a phone on its own.
         assert (start > 0 and masked[start - 1].isdigit()) or (end < len(masked) and masked[end].isdigit())
+
+
+_CJK_TEXT = st.text(
+    alphabet=st.one_of(
+        st.characters(min_codepoint=0x4E00, max_codepoint=0x4E80),
+        st.sampled_from(list("頭髮乾淨與顧客業服務好?!。,(yè)&lt;>👍👎 \u200b\ufeff")),
+    )
+)
+
+
+@given(_CJK_TEXT)
+def test_normalize_is_idempotent_on_chinese_and_markup(text: str) -> None:
+    once = normalize_text(text)
+    assert normalize_text(once) == once
+
+
+def _valid_id(seventeen: str) -> str:
+    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+    return seventeen + "10X98765432"[sum(int(d) * w for d, w in zip(seventeen, weights, strict=True)) % 11]
+
+
+def _luhn_complete(prefix: str) -> str:
+    for check in "0123456789":
+        if luhn_ok(prefix + check):
+            return prefix + check
+    raise AssertionError("unreachable")
+
+
+_ID_RUN = re.compile(r"(?<![\dXx])\d{17}[\dXx](?![\dXx])")
+_CARD_RUN = re.compile(r"(?<!\d)\d{16,19}(?!\d)")
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.text(alphabet="好评差 ,。abc", max_size=5),
+            st.from_regex(r"[1-6][0-9]{16}", fullmatch=True).map(_valid_id),
+            st.from_regex(r"62[0-9]{14,16}", fullmatch=True).map(_luhn_complete),
+        ),
+        max_size=6,
+    )
+)
+def test_masked_output_has_no_valid_id_or_card_number_left(parts: list[str]) -> None:
+    masked = mask_pii(normalize_text("".join(parts)))
+    for match in _ID_RUN.finditer(masked):
+        assert _valid_id(match[0][:17]) != match[0].upper(), masked
+    for match in _CARD_RUN.finditer(masked):
+        assert not luhn_ok(match[0]), masked
