@@ -7,7 +7,7 @@ VOC := $(VENV)/bin/voc
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup up down status demo test test-unit test-integration test-rebalance lint format bench clean
+.PHONY: help setup up down status demo test test-unit test-integration test-rebalance lint format bench train eval bench-nlp clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -15,7 +15,7 @@ help: ## List the targets
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,train]'
 	touch $(STAMP)
 
 setup: $(STAMP) ## Create .venv and install the project with its dev tools
@@ -55,6 +55,15 @@ format: setup ## Apply ruff's fixes and formatting
 
 bench: up ## End-to-end throughput and latency of one worker (BENCH_N=50000)
 	$(VOC) bench --count $(or $(BENCH_N),50000)
+
+train: setup ## Retrain the sentiment model on ../shared/data (CV=5 also cross-validates)
+	$(VOC) train sentiment --cv-folds $(or $(CV),0)
+
+eval: setup ## Evaluate ours and snownlp's model on ../shared/data; writes README "Results"
+	$(VOC) eval report --readme README.md
+
+bench-nlp: setup ## Text stage alone: docs/s per core, import+load time, peak RSS
+	$(VOC) bench-nlp
 
 clean: ## Remove the virtualenv and local service state (stop services first)
 	rm -rf $(VENV) .local .mypy_cache .ruff_cache .pytest_cache

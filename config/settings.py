@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     """Alert rules (YAML), validated when the worker starts."""
     tokenizer: Literal["rjieba", "jieba"] = "rjieba"
     """``rjieba`` (jieba-rs binding, fast) or ``jieba`` (the pure-Python reference)."""
+    lexicon_words: tuple[str, ...] = ()
+    """Brand and product names the tokenizer must keep whole, besides the taxonomy's terms
+    (``VOC_LEXICON_WORDS='["小米14","蒙牛纯牛奶"]'``)."""
+    sentiment_model_path: Path = REPO_ROOT / "pipeline" / "models" / "sentiment.json.gz"
+    """Sentence sentiment model written by ``make train`` (versioned in the repository)."""
 
     # --- ClickHouse ----------------------------------------------------------------------
     clickhouse_host: str = "127.0.0.1"

@@ -35,6 +35,14 @@ class Taxonomy(BaseModel):
     industry: str = Field(min_length=1)
     version: str = Field(min_length=1)
     aspects: tuple[AspectNode, ...] = Field(min_length=1)
+    opinion_words: tuple[str, ...] = ()
+    """Words of opinion common in this industry (不新鲜, 没封口): the tokenizer keeps them
+    whole, so the sentiment model sees them as one word."""
+
+    def dictionary_words(self) -> list[str]:
+        """Every aspect term and opinion word: what the tokenizer must never split."""
+        words = [term for _, node in self.paths() for term in node.terms]
+        return sorted(set(words) | set(self.opinion_words))
 
     def paths(self) -> Iterator[tuple[str, AspectNode]]:
         """Yield ``(path, node)`` for every node, parents before their children."""

@@ -1,47 +1,13 @@
-"""Finding aspect mentions: split text into clauses, match taxonomy terms in each clause."""
+"""Finding aspect mentions: match taxonomy terms in a clause, most specific aspect first."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from config.taxonomy import Taxonomy
 
-__all__ = ["AspectMatcher", "Clause", "split_clauses"]
-
-# Clause boundaries: sentence and clause punctuation, ASCII and full-width. Ingest NFKCs
-# text (full-width → ASCII) but other producers of the feedback topic may not.
-_CLAUSE_BOUNDARY = re.compile(r"[,.!?;:~、。，！？；：…\n]+|\s{2,}")
-
-
-@dataclass(frozen=True, slots=True)
-class Clause:
-    """A clause of a text and where it sits in that text."""
-
-    text: str
-    start: int
-    end: int
-
-
-def split_clauses(text: str) -> list[Clause]:
-    """Split on clause punctuation; offsets refer to ``text``; empty clauses are dropped."""
-    clauses: list[Clause] = []
-    position = 0
-    for boundary in _CLAUSE_BOUNDARY.finditer(text):
-        _append_clause(clauses, text, position, boundary.start())
-        position = boundary.end()
-    _append_clause(clauses, text, position, len(text))
-    return clauses
-
-
-def _append_clause(clauses: list[Clause], text: str, start: int, end: int) -> None:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    if end > start:
-        clauses.append(Clause(text[start:end], start, end))
+__all__ = ["AspectMatcher"]
 
 
 class AspectMatcher:

@@ -19,6 +19,8 @@ from pipeline.topics import TopicNames
 if TYPE_CHECKING:
     from clickhouse_driver import Client
 
+    from pipeline.analysis import Analyzer
+
 __all__ = ["main"]
 
 
@@ -230,6 +232,182 @@ def bench(count: int, rate: float | None, timeout: float) -> None:
     from pipeline.bench import run_bench
 
     result = run_bench(_settings(), count, rate, REPO_ROOT / ".local" / "bench", timeout)
+    click.echo(orjson.dumps(result).decode())
+
+
+def _analyzer(settings: Settings, taxonomy_path: Path | None, model: str) -> Analyzer:
+    from config import load_taxonomy
+    from pipeline.analysis import Analyzer
+    from pipeline.sentiment import load_sentiment_model, load_snownlp_model
+    from pipeline.tokenize import build_tokenizer
+
+    try:
+        taxonomy = load_taxonomy(taxonomy_path or settings.taxonomy_path)
+        scorer = (
+            load_sentiment_model(settings.sentiment_model_path) if model == "ours" else load_snownlp_model()
+        )
+    except (ConfigError, ValueError, RuntimeError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    tokenizer = build_tokenizer(settings.tokenizer, [*taxonomy.dictionary_words(), *settings.lexicon_words])
+    return Analyzer(taxonomy, tokenizer, scorer)
+
+
+_MODEL_OPTION = click.option(
+    "--model",
+    type=click.Choice(["ours", "snownlp"]),
+    default="ours",
+    show_default=True,
+    help="ours: the trained model (VOC_SENTIMENT_MODEL_PATH); snownlp: its bundled Bayes model.",
+)
+
+
+_DATA_DIR_OPTION = click.option(
+    "--data-dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=REPO_ROOT.parent / "shared" / "data",
+    show_default=True,
+    help="The labelled data: sentiment/*/dev.csv and aspects/asap_samples/*.csv.",
+)
+
+
+@main.group()
+def train() -> None:
+    """Train models on labelled data (needs the `train` extra: pip install -e '.[train]')."""
+
+
+@train.command("sentiment")
+@_DATA_DIR_OPTION
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Artefact path.")
+@click.option("--cv-folds", default=0, show_default=True, help="Also cross-validate with this many folds.")
+def train_sentiment(data_dir: Path, out: Path | None, cv_folds: int) -> None:
+    """Fit the sentence sentiment model and write its artefact; print CV accuracy as JSON."""
+    import orjson
+
+    from pipeline.training import train_and_save
+
+    settings = _settings()
+    result = train_and_save(
+        data_dir, out or settings.sentiment_model_path, settings.tokenizer, cv_folds, click.echo
+    )
+    click.echo(orjson.dumps(result).decode())
+
+
+@main.group("eval")
+def evaluate() -> None:
+    """Measure the text stage on labelled CSV files; one JSON line per run."""
+
+
+@evaluate.command("sentiment")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--text-column", default="review", show_default=True)
+@click.option("--label-column", default="label", show_default=True)
+@click.option(
+    "--predictions",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write one `label` (1/0) per input row, in input order.",
+)
+@_MODEL_OPTION
+def eval_sentiment(
+    file: Path, text_column: str, label_column: str, predictions: Path | None, model: str
+) -> None:
+    """Binary sentence-level accuracy, macro-F1 and docs/s on FILE (label 1/0)."""
+    import orjson
+
+    from pipeline.evaluation import EvaluationInputError, evaluate_sentiment
+
+    analyzer = _analyzer(_settings(), None, model)
+    try:
+        report = evaluate_sentiment(file, analyzer, text_column, label_column, predictions)
+    except EvaluationInputError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(orjson.dumps(report.to_json()).decode())
+
+
+@evaluate.command("aspects")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--predictions",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the 18 aspect columns per input row, in input order.",
+)
+@click.option(
+    "--taxonomy",
+    "taxonomy_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=REPO_ROOT / "config" / "taxonomy" / "catering.yaml",
+    show_default=True,
+    help="A taxonomy whose leaf labels are the ASAP columns.",
+)
+@_MODEL_OPTION
+def eval_aspects(file: Path, predictions: Path | None, taxonomy_path: Path, model: str) -> None:
+    """ASAP-format aspect evaluation (AI Challenger 2018 macro-F1) on FILE."""
+    import orjson
+
+    from pipeline.evaluation import EvaluationInputError, evaluate_aspects
+
+    analyzer = _analyzer(_settings(), taxonomy_path, model)
+    try:
+        report = evaluate_aspects(file, analyzer, predictions)
+    except EvaluationInputError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(orjson.dumps(report.to_json()).decode())
+
+
+@evaluate.command("report")
+@_DATA_DIR_OPTION
+@click.option(
+    "--readme",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the results table into this README's results section.",
+)
+def eval_report(data_dir: Path, readme: Path | None) -> None:
+    """Ours against snownlp's model on the labelled data (needs the `train` extra)."""
+    import orjson
+
+    from pipeline.eval_report import render_table, run_eval_report, write_into_readme
+
+    settings = _settings()
+    catering = REPO_ROOT / "config" / "taxonomy" / "catering.yaml"
+    result = run_eval_report(
+        data_dir,
+        REPO_ROOT / ".local" / "eval",
+        _analyzer(settings, None, "ours"),
+        _analyzer(settings, None, "snownlp"),
+        _analyzer(settings, catering, "ours"),
+        _analyzer(settings, catering, "snownlp"),
+        lambda line: click.echo(line, err=True),
+    )
+    table = render_table(result)
+    click.echo(table)
+    if readme is not None:
+        write_into_readme(readme, table)
+    result["aspects"] = {name: report.to_json() for name, report in result["aspects"].items()}
+    click.echo(orjson.dumps(result).decode())
+
+
+@main.command("bench-nlp")
+@click.option(
+    "--file",
+    "texts_csv",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=REPO_ROOT.parent / "shared" / "data" / "sentiment" / "waimai_10k" / "dev.csv",
+    show_default=True,
+)
+@click.option("--text-column", default="review", show_default=True)
+def bench_nlp(texts_csv: Path, text_column: str) -> None:
+    """Text stage alone: docs/s per core, import + load time, peak RSS (JSON)."""
+    import orjson
+
+    from pipeline.nlp_bench import run_nlp_bench
+
+    settings = _settings()
+    try:
+        result = run_nlp_bench(texts_csv, settings.taxonomy_path, text_column)
+    except (FileNotFoundError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
     click.echo(orjson.dumps(result).decode())
 
 

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from prometheus_client import CollectorRegistry
 
 from config import AlertRules, Settings, load_alert_rules, load_taxonomy
+from config.errors import ConfigError
 from pipeline.analysis import Analyzer
-from pipeline.aspects import AspectMatcher
 from pipeline.ingest import IngestContext
 from pipeline.metrics import PipelineMetrics
-from pipeline.sentiment import load_snownlp_model
+from pipeline.sentiment import load_sentiment_model
 from pipeline.tokenize import build_tokenizer
 from pipeline.topics import TopicNames
 from sinks.clickhouse import ClickHouseConfig, ClickHouseWriter
@@ -22,8 +22,12 @@ __all__ = ["WorkerContext", "build_analyzer", "clickhouse_config"]
 def build_analyzer(settings: Settings) -> Analyzer:
     """Load taxonomy, tokenizer and model (a fraction of a second) into one Analyzer."""
     taxonomy = load_taxonomy(settings.taxonomy_path)
-    tokenizer = build_tokenizer(settings.tokenizer, AspectMatcher(taxonomy).terms)
-    return Analyzer(taxonomy, tokenizer, load_snownlp_model())
+    tokenizer = build_tokenizer(settings.tokenizer, [*taxonomy.dictionary_words(), *settings.lexicon_words])
+    try:
+        model = load_sentiment_model(settings.sentiment_model_path)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    return Analyzer(taxonomy, tokenizer, model)
 
 
 def clickhouse_config(settings: Settings, with_database: bool = True) -> ClickHouseConfig:

@@ -1,46 +1,252 @@
-"""Sentence sentiment as naive-Bayes log-odds over jieba tokens.
+"""Sentence sentiment models: probability that a clause or a text is positive.
 
-First version (issue #2): the model is snownlp's bundled sentiment model, evaluated as plain
-dict arithmetic (LOCAL_STACK_NOTES.md: ~227k docs/s, scores identical to snownlp's Bayes on
-the same tokens). Issue #3 replaces the model with one trained on ../shared/data.
+Two models share one interface (:class:`SentimentScorer`):
+
+- :class:`LinearSentimentModel`, ours: logistic regression over :mod:`pipeline.features`,
+  trained by ``make train`` on ../shared/data (``pipeline.training``), with one weight set
+  shared by all domains plus a small correction per domain (food delivery, e-commerce,
+  hotel), chosen per text by a router over its words ("frustratingly easy domain
+  adaptation", Daumé 2007). Evaluated as plain dict arithmetic.
+- :class:`BayesSentimentModel`: snownlp's bundled naive Bayes, the baseline ``make eval``
+  compares against (scores identical to snownlp's on the same tokens).
 """
 
 from __future__ import annotations
 
 import gzip
 import importlib.util
+import json
 import marshal
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import Path
+from typing import Any, Protocol
 
-__all__ = ["SentimentModel", "load_snownlp_model"]
+from pipeline.clauses import Clause
+from pipeline.features import NEGATORS, clause_features, document_features
+
+__all__ = [
+    "BayesSentimentModel",
+    "DEFAULT_MODEL_PATH",
+    "LinearSentimentModel",
+    "SentimentScorer",
+    "load_sentiment_model",
+    "load_snownlp_model",
+    "probability",
+]
+
+DEFAULT_MODEL_PATH = Path(__file__).resolve().parent / "models" / "sentiment.json.gz"
+MODEL_FORMAT = 1
 
 # Log-odds beyond this are clamped so that exp() cannot overflow on a long text.
 _MAX_LOG_ODDS = 60.0
 
+ClauseTokens = tuple[str, Sequence[str]]
+"""A clause's text and its words."""
+
+
+def probability(log_odds: float) -> float:
+    """Logistic function, clamped so that no input overflows."""
+    z = max(-_MAX_LOG_ODDS, min(_MAX_LOG_ODDS, log_odds))
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+class SentimentScorer(Protocol):
+    """What the analyzer needs from a sentence-level model."""
+
+    @property
+    def version(self) -> str:
+        """Stored beside every score (``model_version``)."""
+        ...
+
+    def domain_of(self, words: Sequence[str]) -> int:
+        """The domain whose weights score this text (0 where the model has one domain)."""
+        ...
+
+    def clause_weights(self, clause: Clause, tokens: Sequence[str], domain: int) -> dict[Hashable, float]:
+        """The evidence of one clause: each distinct piece (feature) and its log-odds weight.
+
+        A text's log-odds is the prior plus the sum over the union of its clauses' pieces,
+        a clause's own evidence the sum over its pieces.
+        """
+        ...
+
+    def log_odds(self, clauses: Sequence[ClauseTokens], domain: int) -> float:
+        """Log P(positive) - log P(negative) of the clauses taken together."""
+        ...
+
+    def prior_log_odds(self, domain: int) -> float:
+        """The log-odds of a text with no known feature: the model's prior for the domain."""
+        ...
+
+    def opinion_words(self, tokens: Sequence[str]) -> list[str]:
+        """The words of ``tokens`` that carry opinion, negated ones with their negator."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
-class SentimentModel:
-    """Scores a token list: probability in [0, 1] that it is positive.
+class LinearSentimentModel:
+    """Logistic regression over binary features, shared weights plus one delta per domain.
+
+    ``log_odds = bias[d] + Σ_f (shared[f] + domain_weights[d][f])`` over the distinct
+    features f of the text, for the domain d that :meth:`domain_of` picks.
+    """
+
+    version: str
+    domains: tuple[str, ...]
+    bias: tuple[float, ...]
+    shared: dict[str, float]
+    domain_weights: tuple[dict[str, float], ...]
+    router_bias: tuple[float, ...]
+    router_weights: dict[str, tuple[float, ...]]
+    opinion_threshold: float = 0.35  # about the top 1% of shared weights by size
+    # Derived at construction: shared + domain weights merged into one dict per domain (one
+    # lookup per feature instead of two), and the router as one dict per domain.
+    _merged: tuple[dict[str, float], ...] = field(init=False, repr=False, compare=False)
+    _router: tuple[dict[str, float], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        merged = []
+        for specific in self.domain_weights:
+            weights = dict(self.shared)
+            for feature, weight in specific.items():
+                weights[feature] = weights.get(feature, 0.0) + weight
+            merged.append(weights)
+        router = tuple(
+            {word: row[i] for word, row in self.router_weights.items() if row[i]}
+            for i in range(len(self.domains))
+        )
+        object.__setattr__(self, "_merged", tuple(merged))
+        object.__setattr__(self, "_router", router)
+
+    def domain_of(self, words: Sequence[str]) -> int:
+        """Argmax of the router's linear scores over the distinct words."""
+        if len(self.domains) == 1:
+            return 0
+        distinct = set(words)
+        totals = [
+            bias + sum(map(weights.get, distinct, repeat(0.0)))
+            for bias, weights in zip(self.router_bias, self._router, strict=True)
+        ]
+        return max(range(len(totals)), key=totals.__getitem__)
+
+    def clause_weights(self, clause: Clause, tokens: Sequence[str], domain: int) -> dict[Hashable, float]:
+        """Each distinct feature of the clause and its weight in ``domain``."""
+        features = set(clause_features(clause.text, tokens))
+        return dict(zip(features, map(self._merged[domain].get, features, repeat(0.0)), strict=True))
+
+    def log_odds(self, clauses: Sequence[ClauseTokens], domain: int) -> float:
+        """Bias plus the weight of each distinct feature of the clauses."""
+        features = set(document_features(clauses))
+        return self.bias[domain] + sum(map(self._merged[domain].get, features, repeat(0.0)))
+
+    def prior_log_odds(self, domain: int) -> float:
+        """The domain's bias."""
+        return self.bias[domain]
+
+    def opinion_words(self, tokens: Sequence[str]) -> list[str]:
+        """Words whose shared weight is at least ``opinion_threshold`` in size; a negated
+        word is reported with its negator (不新鲜)."""
+        words: list[str] = []
+        negator = ""
+        for token in tokens:
+            if token in NEGATORS:
+                negator = token
+                continue
+            feature = "!" + token if negator else token
+            weight = self.shared.get(feature)
+            if weight is not None and abs(weight) >= self.opinion_threshold:
+                word = negator + token if negator else token
+                if word not in words:
+                    words.append(word)
+        return words
+
+    def to_json(self) -> dict[str, Any]:
+        """The artefact's content (see :func:`load_sentiment_model`)."""
+        return {
+            "format": MODEL_FORMAT,
+            "version": self.version,
+            "domains": list(self.domains),
+            "bias": list(self.bias),
+            "shared": self.shared,
+            "domain_weights": list(self.domain_weights),
+            "router_bias": list(self.router_bias),
+            "router_weights": {w: list(row) for w, row in self.router_weights.items()},
+            "opinion_threshold": self.opinion_threshold,
+        }
+
+    def save(self, path: Path) -> None:
+        """Write the gzip'd JSON artefact; keys sorted so that a retrain diff is readable."""
+        payload = json.dumps(self.to_json(), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # No file name and mtime=0 in the gzip header: the same model gives the same bytes,
+        # so `make train` is reproducible and a retrain shows up in git only if it changed.
+        with path.open("wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as handle:
+            handle.write(payload.encode())
+
+
+def load_sentiment_model(path: Path = DEFAULT_MODEL_PATH) -> LinearSentimentModel:
+    """Load the artefact written by ``make train``; raises ValueError naming what is wrong."""
+    try:
+        data = json.loads(gzip.decompress(path.read_bytes()))
+    except FileNotFoundError as exc:
+        raise ValueError(f"sentiment model {path} not found: run `make train`") from exc
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"sentiment model {path} is not a gzip'd JSON model: {exc}") from exc
+    if data.get("format") != MODEL_FORMAT:
+        raise ValueError(f"sentiment model {path} has format {data.get('format')!r}, expected {MODEL_FORMAT}")
+    return LinearSentimentModel(
+        version=data["version"],
+        domains=tuple(data["domains"]),
+        bias=tuple(data["bias"]),
+        shared=data["shared"],
+        domain_weights=tuple(data["domain_weights"]),
+        router_bias=tuple(data["router_bias"]),
+        router_weights={w: tuple(row) for w, row in data["router_weights"].items()},
+        opinion_threshold=data["opinion_threshold"],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class BayesSentimentModel:
+    """Naive-Bayes log-odds over words (snownlp's model).
 
     ``word_log_odds`` holds log P(w|pos) - log P(w|neg) for known words; unknown words add
     ``unknown_log_odds`` (add-one smoothing, as snownlp does); stopwords are skipped.
     """
 
     version: str
-    prior_log_odds: float
+    prior_log_odds_value: float
     unknown_log_odds: float
     word_log_odds: dict[str, float]
     stopwords: frozenset[str]
 
-    def log_odds(self, tokens: Sequence[str]) -> float:
+    def domain_of(self, words: Sequence[str]) -> int:
+        """One domain."""
+        return 0
+
+    def prior_log_odds(self, domain: int = 0) -> float:
+        """The class prior."""
+        return self.prior_log_odds_value
+
+    def clause_weights(self, clause: Clause, tokens: Sequence[str], domain: int = 0) -> dict[Hashable, float]:
+        """Each non-stopword occurrence (keyed by clause start and position, so that a word
+        said twice counts twice, as in snownlp) and its log-odds."""
+        known, unknown, stop = self.word_log_odds, self.unknown_log_odds, self.stopwords
+        return {(clause.start, i): known.get(t, unknown) for i, t in enumerate(tokens) if t not in stop}
+
+    def log_odds(self, clauses: Sequence[ClauseTokens], domain: int = 0) -> float:
+        """Prior plus each non-stopword word's log-odds, over all clauses."""
+        return self.word_log_odds_sum(word for _, tokens in clauses for word in tokens)
+
+    def word_log_odds_sum(self, tokens: Iterable[str]) -> float:
         """Sum of the prior and each non-stopword token's log-odds."""
         known = self.word_log_odds
         unknown = self.unknown_log_odds
         stop = self.stopwords
-        total = self.prior_log_odds
+        total = self.prior_log_odds_value
         for token in tokens:
             if token not in stop:
                 total += known.get(token, unknown)
@@ -48,8 +254,7 @@ class SentimentModel:
 
     def score(self, tokens: Sequence[str]) -> float:
         """Probability that ``tokens`` express a positive opinion."""
-        z = max(-_MAX_LOG_ODDS, min(_MAX_LOG_ODDS, self.log_odds(tokens)))
-        return 1.0 / (1.0 + math.exp(-z))
+        return probability(self.word_log_odds_sum(tokens))
 
     def opinion_words(self, tokens: Sequence[str], min_abs_log_odds: float = 1.0) -> list[str]:
         """Tokens that carry opinion: known, not stopwords, |log-odds| ≥ the threshold."""
@@ -63,7 +268,7 @@ class SentimentModel:
         return seen
 
 
-def load_snownlp_model() -> SentimentModel:
+def load_snownlp_model() -> BayesSentimentModel:
     """Convert snownlp's bundled Bayes model (a gzip'd marshal of word counts) to log-odds.
 
     Reads the file directly instead of importing snownlp, whose import takes seconds.
@@ -86,9 +291,9 @@ def load_snownlp_model() -> SentimentModel:
             math.log(neg_counts.get(word, neg_none)) - log_neg_total
         )
     stop_text = (package / "normal" / "stopwords.txt").read_text(encoding="utf-8")
-    return SentimentModel(
+    return BayesSentimentModel(
         version="snownlp-0.12.3-bayes",
-        prior_log_odds=log_pos_total - log_neg_total,
+        prior_log_odds_value=log_pos_total - log_neg_total,
         unknown_log_odds=(math.log(pos_none) - log_pos_total) - (math.log(neg_none) - log_neg_total),
         word_log_odds=words,
         stopwords=frozenset(line.strip() for line in stop_text.splitlines() if line.strip()),
