@@ -69,7 +69,7 @@ def clause_log_odds_adjusted(log_odds: float, clause: Clause, tokens: Sequence[s
         factor *= _DEGREE.get(token, 1.0)
     adjusted = log_odds * min(factor, 3.0)
     if clause.question:
-        if clause.text.startswith(_RHETORICAL) or any(word in clause.text for word in _RHETORICAL):
+        if any(word in clause.text for word in _RHETORICAL):
             return -adjusted
         if any(word in clause.text for word in _COMPLAINT):
             return -abs(adjusted) - 1.0

@@ -19,11 +19,13 @@ from pipeline.text import normalize_text
 
 __all__ = [
     "ASAP_ASPECTS",
+    "asap_columns",
     "AspectReport",
     "SentimentReport",
     "evaluate_aspects",
     "evaluate_sentiment",
     "macro_f1",
+    "predict_aspects",
 ]
 
 ASAP_ASPECTS = (
@@ -170,17 +172,20 @@ class AspectReport:
         }
 
 
-def predict_aspects(analyzer: Analyzer, text: str, star: int | None = None) -> dict[str, int]:
+def asap_columns(analyzer: Analyzer) -> dict[str, str]:
+    """Aspect path → ASAP column, for the taxonomy's nodes whose ``label`` is a column
+    (config/taxonomy/catering.yaml maps all 18)."""
+    return {path: node.label for path, node in analyzer.taxonomy.paths() if node.label in ASAP_ASPECTS}
+
+
+def predict_aspects(analyzer: Analyzer, column_of: dict[str, str], text: str) -> dict[str, int]:
     """ASAP labels (1/0/-1, -2 not mentioned) for every aspect column from one review.
 
-    The taxonomy's leaves whose ``label`` is an ASAP column answer for it (config/taxonomy/
-    catering.yaml maps all 18). The star rating is not used: the columns are about what the
-    text says of each aspect.
+    The star rating is not used: the columns are about what the text says of each aspect.
     """
-    labels = {path: node.label for path, node in analyzer.taxonomy.paths()}
     predicted = dict.fromkeys(ASAP_ASPECTS, NOT_MENTIONED)
     for mention in analyzer.analyze(normalize_text(text)).aspects:
-        column = labels.get(mention.aspect)
+        column = column_of.get(mention.aspect)
         if column in predicted:
             predicted[column] = mention.polarity
     return predicted
@@ -189,6 +194,11 @@ def predict_aspects(analyzer: Analyzer, text: str, star: int | None = None) -> d
 def evaluate_aspects(path: Path, analyzer: Analyzer, predictions: Path | None = None) -> AspectReport:
     """Predict the 18 aspect columns for every row of an ASAP-format file and score them."""
     pairs: dict[str, list[tuple[int, int]]] = {a: [] for a in ASAP_ASPECTS}
+    column_of = asap_columns(analyzer)
+    if not column_of:
+        raise EvaluationInputError(
+            f"taxonomy {analyzer.taxonomy_version} has no aspect labelled as an ASAP column"
+        )
     elapsed = 0.0
     n = 0
     with (
@@ -198,7 +208,7 @@ def evaluate_aspects(path: Path, analyzer: Analyzer, predictions: Path | None = 
         for line, row in enumerate(_rows(handle, ["reviewbody", *ASAP_ASPECTS], path), start=2):
             truth = {a: _label(row[a], ASPECT_CLASSES, path, line, a) for a in ASAP_ASPECTS}
             started = time.perf_counter()
-            predicted = predict_aspects(analyzer, row["reviewbody"] or "")
+            predicted = predict_aspects(analyzer, column_of, row["reviewbody"] or "")
             elapsed += time.perf_counter() - started
             n += 1
             for aspect in ASAP_ASPECTS:

@@ -139,8 +139,11 @@ class LinearSentimentModel:
 
     def log_odds(self, clauses: Sequence[ClauseTokens], domain: int) -> float:
         """Bias plus the weight of each distinct feature of the clauses."""
-        features = set(document_features(clauses))
-        return self.bias[domain] + sum(map(self._merged[domain].get, features, repeat(0.0)))
+        return self.features_log_odds(document_features(clauses), domain)
+
+    def features_log_odds(self, features: Iterable[str], domain: int) -> float:
+        """Bias plus the weight of each distinct feature in ``features``."""
+        return self.bias[domain] + sum(map(self._merged[domain].get, set(features), repeat(0.0)))
 
     def prior_log_odds(self, domain: int) -> float:
         """The domain's bias."""

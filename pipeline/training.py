@@ -254,9 +254,4 @@ def _report_keys(domain: str, category: str) -> Iterator[str]:
 
 
 def _predict(model: LinearSentimentModel, example: Example) -> float:
-    domain = model.domain_of(example.words)
-    shared, specific = model.shared, model.domain_weights[domain]
-    total = model.bias[domain]
-    for feature in set(example.features):
-        total += shared.get(feature, 0.0) + specific.get(feature, 0.0)
-    return probability(total)
+    return probability(model.features_log_odds(example.features, model.domain_of(example.words)))

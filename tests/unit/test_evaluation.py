@@ -114,3 +114,10 @@ def test_cli_eval_reports_bad_input_as_a_clear_error(tmp_path: Path) -> None:
 
 def test_default_settings_build_the_trained_model() -> None:
     assert build_analyzer(Settings()).model_version.startswith("linear-")
+
+
+def test_eval_aspects_needs_a_taxonomy_labelled_with_asap_columns(tmp_path: Path, analyzer: Analyzer) -> None:
+    data = tmp_path / "a.csv"
+    _asap_file(data, [("好吃", "5", {"dish_taste": 1})])
+    with pytest.raises(EvaluationInputError, match="no aspect labelled as an ASAP column"):
+        evaluate_aspects(data, analyzer)  # the default e-commerce taxonomy
