@@ -57,6 +57,7 @@ def register_detect_agent(app: faust.App, ctx: WorkerContext, publisher: KafkaPu
                 ctx.metrics.alerts_emitted.labels(alert.rule, alert.severity).inc()
             ctx.metrics.late_events.inc(result.late_events)
             ctx.metrics.replayed_events.inc(result.replayed_events)
+            ctx.metrics.duplicate_events.inc(result.duplicate_events)
             timer.done()
 
     app.agent(topic, name="detect")(detect)

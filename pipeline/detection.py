@@ -5,6 +5,7 @@ batch so that each batch costs one changelog write per product:
 
     {"watermark": <max event time seen, epoch s>,
      "origins": {"<raw topic>|<raw partition>": <highest raw offset counted>},
+     "texts": {"<fingerprint>": <event time last counted, epoch s>},
      "windows": {"<window_s>|<window_start>|<aspect>": [mentions, negative, [alerted rules],
                                                         [negative feedback ids]]}}
 
@@ -12,6 +13,13 @@ Replays are not counted twice. Delivery is at least once, so after a restart the
 records can come through again as new feedback messages. Each raw partition is processed in
 offset order, and one product's feedback keeps that order per raw partition, so a feedback
 whose raw offset is not above the highest one counted for its raw partition is a replay.
+
+Duplicates are flagged, not counted. The same text from the same author (customer, or the
+channel when the customer is unknown) and source, for the same product, within the longest
+rule window of the last time it was counted, is a duplicate (a review posted twice, a survey
+submitted twice, copy-pasted spam): it adds nothing to the windows and is counted in
+``duplicate_events``. A text of a few characters (好评, 还行) is common to many customers, so
+without a customer it is not treated as a duplicate.
 
 A mention of ``包装/封口`` also counts for ``包装``. A window is kept until the watermark is one
 whole window past its end; events for an older window are late: counted, not applied.
@@ -29,9 +37,23 @@ from config.alert_rules import AlertRule
 from schemas.alerts import Alert, AlertScope
 from schemas.feedback import Polarity, ScoredFeedback
 
-__all__ = ["DetectionResult", "alert_id", "update_product_windows"]
+__all__ = ["DetectionResult", "alert_id", "text_fingerprint", "update_product_windows"]
 
 _MAX_SAMPLES = 5
+# Without a customer, texts shorter than this are too common to call a repeat a duplicate.
+_ANONYMOUS_DUPLICATE_MIN_CHARS = 10
+
+
+def text_fingerprint(feedback: ScoredFeedback) -> str | None:
+    """What makes two feedback "the same text from the same source", hashed; None where
+    the text cannot be told apart from other customers' (empty, or short and anonymous)."""
+    text = feedback.text
+    if not text or (not feedback.customer_ref and len(text) < _ANONYMOUS_DUPLICATE_MIN_CHARS):
+        return None
+    author = feedback.customer_ref or f"channel:{feedback.channel}"
+    raw = "\x1f".join((feedback.source, author, text)).encode()
+    return hashlib.blake2b(raw, digest_size=12).hexdigest()
+
 
 ProductState = dict[str, Any]
 
@@ -44,6 +66,7 @@ class DetectionResult:
     alerts: list[Alert] = field(default_factory=list)
     late_events: int = 0
     replayed_events: int = 0
+    duplicate_events: int = 0
 
 
 def alert_id(rule: str, scope: AlertScope, window_start: datetime) -> str:
@@ -81,7 +104,9 @@ def update_product_windows(
     }
     watermark: float = (state or {}).get("watermark", 0.0)
     origins: dict[str, int] = dict((state or {}).get("origins", {}))
+    texts: dict[str, float] = dict((state or {}).get("texts", {}))
     sizes = sorted({r.window_seconds for r in rules})
+    duplicate_horizon = sizes[-1] if sizes else 0
     result = DetectionResult(state={})
     touched: set[str] = set()
     for feedback in batch:
@@ -91,6 +116,13 @@ def update_product_windows(
             continue
         origins[origin] = feedback.origin.offset
         t = feedback.event_time.timestamp()
+        fingerprint = text_fingerprint(feedback)
+        if fingerprint is not None:
+            last = texts.get(fingerprint)
+            if last is not None and abs(t - last) < duplicate_horizon:
+                result.duplicate_events += 1
+                continue
+            texts[fingerprint] = t
         aspects = _aspects_with_ancestors(feedback)
         for size in sizes:
             start = int(t // size) * size
@@ -115,6 +147,7 @@ def update_product_windows(
     result.state = {
         "watermark": watermark,
         "origins": origins,
+        "texts": {f: t for f, t in texts.items() if t + duplicate_horizon > watermark},
         "windows": {k: v for k, v in windows.items() if _window_end(k) + _window_size(k) > watermark},
     }
     return result

@@ -26,6 +26,7 @@ class PipelineMetrics:
     skipped: Counter
     late_events: Counter
     replayed_events: Counter
+    duplicate_events: Counter
     alerts_emitted: Counter
     batch_size: Histogram
     batch_seconds: Histogram
@@ -60,6 +61,11 @@ class PipelineMetrics:
             replayed_events=Counter(
                 "voc_replayed_events",
                 "Feedback seen again after a restart, not counted twice.",
+                registry=registry,
+            ),
+            duplicate_events=Counter(
+                "voc_duplicate_feedback",
+                "Same text from the same author and source within a window: flagged, not counted.",
                 registry=registry,
             ),
             alerts_emitted=Counter(

@@ -147,6 +147,7 @@ class DetectOutcome:
     alerts: list[Alert] = field(default_factory=list)
     late_events: int = 0
     replayed_events: int = 0
+    duplicate_events: int = 0
 
 
 def detect_batch(
@@ -170,4 +171,5 @@ def detect_batch(
         outcome.alerts.extend(result.alerts)
         outcome.late_events += result.late_events
         outcome.replayed_events += result.replayed_events
+        outcome.duplicate_events += result.duplicate_events
     return outcome

@@ -10,10 +10,13 @@ RULE = AlertRule(name="neg", metric="negative_share", window_seconds=3600, min_m
 NOW = datetime(2026, 11, 22, tzinfo=UTC)
 
 
-def scored(n: int, aspect: str, polarity: Polarity, minutes: float = 0) -> ScoredFeedback:
+def scored(
+    n: int, aspect: str, polarity: Polarity, minutes: float = 0, text: str = "x", customer_ref: str = ""
+) -> ScoredFeedback:
     # Each feedback comes from its own raw record (offset n), as in a real stream.
     origin = Origin(topic="raw", partition=0, offset=n, timestamp_ms=0)
-    base = feedback("x", feedback_id=f"f{n}", event_time=T0 + timedelta(minutes=minutes), origin=origin)
+    when = T0 + timedelta(minutes=minutes)
+    base = feedback(text, feedback_id=f"f{n}", event_time=when, origin=origin, customer_ref=customer_ref)
     mention = AspectMention(
         aspect=aspect, polarity=polarity, score=0.1, evidence="x", evidence_start=0, evidence_end=1
     )
@@ -107,3 +110,48 @@ def test_offsets_are_tracked_per_raw_partition() -> None:
     )
     assert other.replayed_events == 0
     assert other.state["windows"][f"3600|{int(T0.timestamp())}|包装"][0] == 2
+
+
+def _counted(result_state: dict[str, object]) -> int:
+    windows = result_state["windows"]
+    assert isinstance(windows, dict)
+    return int(windows[f"3600|{int(T0.timestamp()) // 3600 * 3600}|包装"][0])
+
+
+def test_same_text_from_the_same_customer_is_flagged_not_counted() -> None:
+    text = "包装没有封口，汤洒了一地"
+    batch = [
+        scored(1, "包装", -1, text=text, customer_ref="c1"),
+        scored(2, "包装", -1, text=text, customer_ref="c1"),
+    ]
+    result = update_product_windows(None, batch, [RULE], NOW)
+    assert result.duplicate_events == 1
+    assert _counted(result.state) == 1
+    # Across batches too: the fingerprint lives in the product's state.
+    again = update_product_windows(
+        result.state, [scored(3, "包装", -1, text=text, customer_ref="c1")], [RULE], NOW
+    )
+    assert again.duplicate_events == 1 and _counted(again.state) == 1
+
+
+def test_same_text_from_other_customers_or_after_the_window_counts() -> None:
+    text = "包装没有封口，汤洒了一地"
+    batch = [
+        scored(1, "包装", -1, text=text, customer_ref="c1"),
+        scored(2, "包装", -1, text=text, customer_ref="c2"),
+    ]
+    result = update_product_windows(None, batch, [RULE], NOW)
+    assert result.duplicate_events == 0 and _counted(result.state) == 2
+    later = update_product_windows(
+        result.state, [scored(3, "包装", -1, minutes=61, text=text, customer_ref="c1")], [RULE], NOW
+    )
+    assert later.duplicate_events == 0
+
+
+def test_short_anonymous_texts_are_not_duplicates_of_each_other() -> None:
+    batch = [scored(1, "包装", 1, text="包装好"), scored(2, "包装", 1, text="包装好")]
+    result = update_product_windows(None, batch, [RULE], NOW)
+    assert result.duplicate_events == 0 and _counted(result.state) == 2
+    long_text = "包装没有封口，汤洒了一地，太差了"
+    spam = [scored(3, "包装", -1, text=long_text), scored(4, "包装", -1, text=long_text)]
+    assert update_product_windows(None, spam, [RULE], NOW).duplicate_events == 1
