@@ -22,15 +22,13 @@ _CONTRAST = re.compile(r"(?<=.)(?<!不)(?<!非)(?:但是|但|不过|可是|然�
 class Clause:
     """A clause of a text and where it sits in that text.
 
-    ``question`` is true when the clause ended with a question mark; ``after_contrast`` when
-    it opens with a contrast word (its opinion outweighs the clause before it). 不但 is not a contrast.
+    ``question`` is true when the clause ended with a question mark.
     """
 
     text: str
     start: int
     end: int
     question: bool = False
-    after_contrast: bool = False
 
 
 def split_clauses(text: str) -> list[Clause]:
@@ -65,10 +63,5 @@ def _append(clauses: list[Clause], text: str, start: int, end: int, question: bo
                     lo,
                     hi,
                     question=question and last,
-                    after_contrast=i > 0 or _opens_with_contrast(text, lo),
                 )
             )
-
-
-def _opens_with_contrast(text: str, position: int) -> bool:
-    return text.startswith(("但是", "但", "不过", "可是", "然而", "可惜", "只是"), position)

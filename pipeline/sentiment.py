@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from pipeline.clauses import Clause
-from pipeline.features import NEGATORS, clause_features, document_features
+from pipeline.features import NEGATORS, clause_features
 
 __all__ = [
     "BayesSentimentModel",
@@ -42,9 +42,6 @@ MODEL_FORMAT = 1
 
 # Log-odds beyond this are clamped so that exp() cannot overflow on a long text.
 _MAX_LOG_ODDS = 60.0
-
-ClauseTokens = tuple[str, Sequence[str]]
-"""A clause's text and its words."""
 
 
 def probability(log_odds: float) -> float:
@@ -71,10 +68,6 @@ class SentimentScorer(Protocol):
         A text's log-odds is the prior plus the sum over the union of its clauses' pieces,
         a clause's own evidence the sum over its pieces.
         """
-        ...
-
-    def log_odds(self, clauses: Sequence[ClauseTokens], domain: int) -> float:
-        """Log P(positive) - log P(negative) of the clauses taken together."""
         ...
 
     def prior_log_odds(self, domain: int) -> float:
@@ -136,10 +129,6 @@ class LinearSentimentModel:
         """Each distinct feature of the clause and its weight in ``domain``."""
         features = set(clause_features(clause.text, tokens))
         return dict(zip(features, map(self._merged[domain].get, features, repeat(0.0)), strict=True))
-
-    def log_odds(self, clauses: Sequence[ClauseTokens], domain: int) -> float:
-        """Bias plus the weight of each distinct feature of the clauses."""
-        return self.features_log_odds(document_features(clauses), domain)
 
     def features_log_odds(self, features: Iterable[str], domain: int) -> float:
         """Bias plus the weight of each distinct feature in ``features``."""
@@ -239,10 +228,6 @@ class BayesSentimentModel:
         said twice counts twice, as in snownlp) and its log-odds."""
         known, unknown, stop = self.word_log_odds, self.unknown_log_odds, self.stopwords
         return {(clause.start, i): known.get(t, unknown) for i, t in enumerate(tokens) if t not in stop}
-
-    def log_odds(self, clauses: Sequence[ClauseTokens], domain: int = 0) -> float:
-        """Prior plus each non-stopword word's log-odds, over all clauses."""
-        return self.word_log_odds_sum(word for _, tokens in clauses for word in tokens)
 
     def word_log_odds_sum(self, tokens: Iterable[str]) -> float:
         """Sum of the prior and each non-stopword token's log-odds."""

@@ -17,7 +17,6 @@ def test_split_clauses_keeps_offsets_into_the_text() -> None:
 def test_split_clauses_on_contrast_spaces_and_questions() -> None:
     clauses = split_clauses("味道不错但是有点贵 送餐很快,还会再来吗?")
     assert [c.text for c in clauses] == ["味道不错", "但是有点贵", "送餐很快", "还会再来吗"]
-    assert [c.after_contrast for c in clauses] == [False, True, False, False]
     assert [c.question for c in clauses] == [False, False, False, True]
     # 不但 is not a contrast, 就是 only before a weakening word, a colon is no boundary.
     assert [c.text for c in split_clauses("不但好吃而且便宜")] == ["不但好吃而且便宜"]
