@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from clickhouse_driver import Client
 
     from pipeline.analysis import Analyzer
+    from pipeline.sentiment import SentimentScorer
 
 __all__ = ["main"]
 
@@ -235,21 +236,23 @@ def bench(count: int, rate: float | None, timeout: float) -> None:
     click.echo(orjson.dumps(result).decode())
 
 
-def _analyzer(settings: Settings, taxonomy_path: Path | None, model: str) -> Analyzer:
-    from config import load_taxonomy
-    from pipeline.analysis import Analyzer
-    from pipeline.sentiment import load_sentiment_model, load_snownlp_model
-    from pipeline.tokenize import build_tokenizer
+def _scorer(settings: Settings, model: str) -> SentimentScorer:
+    from pipeline.context import load_sentiment_scorer
+    from pipeline.sentiment import load_snownlp_model
 
     try:
-        taxonomy = load_taxonomy(taxonomy_path or settings.taxonomy_path)
-        scorer = (
-            load_sentiment_model(settings.sentiment_model_path) if model == "ours" else load_snownlp_model()
-        )
-    except (ConfigError, ValueError, RuntimeError) as exc:
+        return load_sentiment_scorer(settings) if model == "ours" else load_snownlp_model()
+    except (ConfigError, RuntimeError) as exc:
         raise click.ClickException(str(exc)) from exc
-    tokenizer = build_tokenizer(settings.tokenizer, [*taxonomy.dictionary_words(), *settings.lexicon_words])
-    return Analyzer(taxonomy, tokenizer, scorer)
+
+
+def _analyzer(settings: Settings, taxonomy_path: Path | None, scorer: SentimentScorer) -> Analyzer:
+    from pipeline.context import build_analyzer
+
+    try:
+        return build_analyzer(settings, taxonomy_path, scorer)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 _MODEL_OPTION = click.option(
@@ -316,7 +319,8 @@ def eval_sentiment(
 
     from pipeline.evaluation import EvaluationInputError, evaluate_sentiment
 
-    analyzer = _analyzer(_settings(), None, model)
+    settings = _settings()
+    analyzer = _analyzer(settings, None, _scorer(settings, model))
     try:
         report = evaluate_sentiment(file, analyzer, text_column, label_column, predictions)
     except EvaluationInputError as exc:
@@ -347,7 +351,8 @@ def eval_aspects(file: Path, predictions: Path | None, taxonomy_path: Path, mode
 
     from pipeline.evaluation import EvaluationInputError, evaluate_aspects
 
-    analyzer = _analyzer(_settings(), taxonomy_path, model)
+    settings = _settings()
+    analyzer = _analyzer(settings, taxonomy_path, _scorer(settings, model))
     try:
         report = evaluate_aspects(file, analyzer, predictions)
     except EvaluationInputError as exc:
@@ -371,13 +376,15 @@ def eval_report(data_dir: Path, readme: Path | None) -> None:
 
     settings = _settings()
     catering = REPO_ROOT / "config" / "taxonomy" / "catering.yaml"
+    # Each model is loaded once and shared by the analyzers of both taxonomies.
+    ours, baseline = _scorer(settings, "ours"), _scorer(settings, "snownlp")
     result = run_eval_report(
         data_dir,
         REPO_ROOT / ".local" / "eval",
-        _analyzer(settings, None, "ours"),
-        _analyzer(settings, None, "snownlp"),
-        _analyzer(settings, catering, "ours"),
-        _analyzer(settings, catering, "snownlp"),
+        _analyzer(settings, None, ours),
+        _analyzer(settings, None, baseline),
+        _analyzer(settings, catering, ours),
+        _analyzer(settings, catering, baseline),
         lambda line: click.echo(line, err=True),
     )
     table = render_table(result)

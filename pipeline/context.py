@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
@@ -11,23 +12,33 @@ from config.errors import ConfigError
 from pipeline.analysis import Analyzer
 from pipeline.ingest import IngestContext
 from pipeline.metrics import PipelineMetrics
-from pipeline.sentiment import load_sentiment_model
+from pipeline.sentiment import LinearSentimentModel, SentimentScorer, load_sentiment_model
 from pipeline.tokenize import build_tokenizer
 from pipeline.topics import TopicNames
 from sinks.clickhouse import ClickHouseConfig, ClickHouseWriter
 
-__all__ = ["WorkerContext", "build_analyzer", "clickhouse_config"]
+__all__ = ["WorkerContext", "build_analyzer", "clickhouse_config", "load_sentiment_scorer"]
 
 
-def build_analyzer(settings: Settings) -> Analyzer:
-    """Load taxonomy, tokenizer and model (a fraction of a second) into one Analyzer."""
-    taxonomy = load_taxonomy(settings.taxonomy_path)
-    tokenizer = build_tokenizer(settings.tokenizer, [*taxonomy.dictionary_words(), *settings.lexicon_words])
+def load_sentiment_scorer(settings: Settings) -> LinearSentimentModel:
+    """The trained sentiment model the settings name; raises ConfigError if it is unusable."""
     try:
-        model = load_sentiment_model(settings.sentiment_model_path)
+        return load_sentiment_model(settings.sentiment_model_path)
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
-    return Analyzer(taxonomy, tokenizer, model)
+
+
+def build_analyzer(
+    settings: Settings, taxonomy_path: Path | None = None, scorer: SentimentScorer | None = None
+) -> Analyzer:
+    """Load taxonomy, tokenizer and model (about a second) into one Analyzer.
+
+    ``taxonomy_path`` overrides the settings' taxonomy; ``scorer`` lets several analyzers
+    share one loaded model (the trained model by default).
+    """
+    taxonomy = load_taxonomy(taxonomy_path or settings.taxonomy_path)
+    tokenizer = build_tokenizer(settings.tokenizer, [*taxonomy.dictionary_words(), *settings.lexicon_words])
+    return Analyzer(taxonomy, tokenizer, scorer or load_sentiment_scorer(settings))
 
 
 def clickhouse_config(settings: Settings, with_database: bool = True) -> ClickHouseConfig:
