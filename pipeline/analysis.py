@@ -9,11 +9,11 @@ Negation is in the model's features (不新鲜 → ``!新鲜``), contrast in the
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from bisect import bisect_right
 from dataclasses import dataclass
 
 from config.taxonomy import Taxonomy
-from pipeline.aspects import AspectMatcher
+from pipeline.aspects import AspectMatcher, most_specific
 from pipeline.clauses import Clause, split_clauses
 from pipeline.sentiment import SentimentScorer, probability
 from pipeline.tokenize import Tokenizer
@@ -62,10 +62,10 @@ def polarity_of(score: float) -> Polarity:
     return 0
 
 
-def clause_log_odds_adjusted(log_odds: float, clause: Clause, tokens: Sequence[str]) -> float:
+def clause_log_odds_adjusted(log_odds: float, clause: Clause) -> float:
     """Apply degree adverbs and question rules to a clause's log-odds (see module doc)."""
     factor = 1.0
-    for token in tokens:
+    for token in clause.tokens:
         factor *= _DEGREE.get(token, 1.0)
     adjusted = log_odds * min(factor, 3.0)
     if clause.question:
@@ -118,33 +118,36 @@ class Analyzer:
     def analyze(self, text: str) -> TextAnalysis:
         """Sentiment and aspect mentions of a normalized text. Never raises on a str."""
         model = self._model
-        clauses = split_clauses(text)
-        tokenized = [(clause, self._tokenize(clause.text)) for clause in clauses]
-        domain = model.domain_of([word for _, tokens in tokenized for word in tokens])
-        prior = model.prior_log_odds(domain)
-        context_weight = self._context_weight
-        text_evidence: dict[Hashable, float] = {}
-        clause_evidence = []
-        for clause, tokens in tokenized:
-            weights = model.clause_weights(clause, tokens, domain)
-            text_evidence.update(weights)
-            clause_evidence.append((clause, tokens, weights))
-        text_log_odds = prior + sum(text_evidence.values())
-        context = context_weight * text_log_odds
+        clauses = split_clauses(text, self._tokenize(text))
+        if not clauses:
+            return TextAnalysis(0.5, ())
+        domain = model.domain_of([word for clause in clauses for word in clause.tokens])
+        evidence = [model.clause_log_odds(clause, domain) for clause in clauses]
+        text_log_odds = model.prior_log_odds(domain) + sum(evidence)
+        paths_by_clause = self._aspects_by_clause(text, clauses)
         by_aspect: dict[str, list[_ClauseScore]] = {}
-        for clause, tokens, weights in clause_evidence:
-            aspects = list(self._matcher.aspects_in(clause.text))
-            if not aspects:
-                continue
+        context = self._context_weight * text_log_odds
+        for index, paths in paths_by_clause.items():
+            clause = clauses[index]
             # The clause's own evidence, without the prior (a clause that says nothing about
             # how it feels is neutral), plus a share of the whole text's tone.
-            own = sum(weights.values())
-            score = probability(clause_log_odds_adjusted(own, clause, tokens) + context)
-            opinion = tuple(model.opinion_words(tokens))
-            for aspect in aspects:
+            score = probability(clause_log_odds_adjusted(evidence[index], clause) + context)
+            opinion = tuple(model.opinion_words(clause.tokens))
+            for aspect in most_specific(paths):
                 by_aspect.setdefault(aspect, []).append(_ClauseScore(aspect, score, opinion, clause))
-        text_score = probability(text_log_odds) if clauses else 0.5
-        return TextAnalysis(round(text_score, 6), tuple(_merge(scores) for scores in by_aspect.values()))
+        return TextAnalysis(
+            round(probability(text_log_odds), 6), tuple(_merge(scores) for scores in by_aspect.values())
+        )
+
+    def _aspects_by_clause(self, text: str, clauses: list[Clause]) -> dict[int, list[str]]:
+        """The aspect paths of the terms in each clause, by clause index (in text order)."""
+        found: dict[int, list[str]] = {}
+        starts = [clause.start for clause in clauses]
+        for position, path in self._matcher.mentions(text):
+            index = bisect_right(starts, position) - 1
+            if index >= 0 and position < clauses[index].end:
+                found.setdefault(index, []).append(path)
+        return found
 
     def score(self, feedback: Feedback) -> ScoredFeedback:
         """Return ``feedback`` scored. Never raises on a valid Feedback."""
@@ -164,12 +167,19 @@ class Analyzer:
 
 def _merge(scores: list[_ClauseScore]) -> AspectMention:
     """One mention per aspect: mean score; the most opinionated clause is the evidence."""
-    mean = sum(s.score for s in scores) / len(scores)
-    strongest = max(scores, key=lambda s: abs(s.score - 0.5))
-    words: list[str] = []
-    for s in scores:
-        words.extend(w for w in s.opinion_words if w not in words)
-    return AspectMention(
+    if len(scores) == 1:  # the common case, without the generators below
+        strongest = scores[0]
+        mean = strongest.score
+        words = list(strongest.opinion_words)
+    else:
+        mean = sum(s.score for s in scores) / len(scores)
+        strongest = max(scores, key=lambda s: abs(s.score - 0.5))
+        words = []
+        for s in scores:
+            words.extend(w for w in s.opinion_words if w not in words)
+    # model_construct: every value is computed here within the schema's bounds (scores are
+    # probabilities, offsets come from the clause split), so validating costs time for nothing.
+    return AspectMention.model_construct(
         aspect=strongest.aspect,
         polarity=polarity_of(mean),
         score=round(mean, 6),

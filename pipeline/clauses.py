@@ -1,67 +1,96 @@
-"""Splitting text into clauses, the unit that aspects and opinions are attached to. Pure."""
+"""Splitting a segmented text into clauses, the unit that aspects and opinions are attached
+to. Pure.
+
+The text is segmented once, then cut on its tokens: a clause ends at a punctuation token,
+at white space next to a Chinese word, and before a contrast word. Working on tokens
+instead of characters means one segmenter call per text and no character regex: the
+segmenter already isolates punctuation and knows words (但愿 is not a contrast, 不但 is one
+word).
+"""
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+from collections.abc import Sequence
+from typing import NamedTuple
 
 __all__ = ["Clause", "split_clauses"]
 
-# Clause boundaries: sentence and clause punctuation, ASCII and full-width (ingest NFKCs
-# text, but other producers of the feedback topic may not), and white space next to a
-# Chinese character: reviewers separate clauses with a space (味道不错 送餐很快), while a
-# space between Latin letters or digits separates words (iPhone 15). A colon does not end a
-# clause: 服务:态度很好 names the aspect and gives the opinion in one.
-_CLAUSE_BOUNDARY = re.compile(r"[,.!?;~、。，！？；…\n]+|\s{2,}|(?<=[^\x00-\x7f])\s+|\s+(?=[^\x00-\x7f])")
-# A contrast inside a clause starts a new one ("味道不错但是有点贵" is two opinions). 就是 is
-# a contrast only before a weakening word (就是有点贵), not in 就是好吃.
-_CONTRAST = re.compile(r"(?<=.)(?<!不)(?<!非)(?:但是|但|不过|可是|然而|可惜|只是|就是(?=有点|有些|太|不|没))")
+# Clause punctuation, ASCII and full-width (ingest NFKCs text, but other producers of the
+# feedback topic may not). A colon does not end a clause: 服务:态度很好 names the aspect and
+# gives the opinion in one.
+_BOUNDARY_CHARACTERS = ",.!?;~、。，！？；…\n"
+_QUESTION_MARKS = ("?", "？")
+# A contrast starts a new clause (味道不错但是有点贵 is two opinions); not after 不/非
+# (不只是好吃). 就是 is a contrast only before a weakening word (就是有点贵, not 就是好吃).
+_CONTRAST = frozenset(["但是", "但", "不过", "可是", "然而", "可惜", "只是"])
+_CONDITIONAL_CONTRAST = "就是"
+_WEAKENING_PREFIXES = ("有点", "有些", "太", "不", "没")
+_NOT_CONTRAST_AFTER = frozenset(["不", "非"])
+_CONTRAST_CANDIDATES = _CONTRAST | {_CONDITIONAL_CONTRAST}
 
 
-@dataclass(frozen=True, slots=True)
-class Clause:
-    """A clause of a text and where it sits in that text.
+class Clause(NamedTuple):
+    """A clause of a text: its characters, where it sits in the text, and its words.
 
+    ``tokens`` are the clause's tokens without boundary punctuation and without white space;
     ``question`` is true when the clause ended with a question mark.
     """
 
     text: str
     start: int
     end: int
+    tokens: list[str]
     question: bool = False
 
 
-def split_clauses(text: str) -> list[Clause]:
-    """Split on clause punctuation and contrast words; offsets refer to ``text``; empty
-    clauses are dropped."""
+def split_clauses(text: str, tokens: Sequence[str]) -> list[Clause]:
+    """Cut ``text``, segmented as ``tokens`` (which must concatenate to ``text``), into
+    clauses; offsets refer to ``text``; clauses without words are dropped."""
     clauses: list[Clause] = []
+    words: list[str] = []
+    first = last = 0  # character span of the current clause's words
     position = 0
-    for boundary in _CLAUSE_BOUNDARY.finditer(text):
-        _append(clauses, text, position, boundary.start(), "?" in boundary[0] or "？" in boundary[0])
-        position = boundary.end()
-    _append(clauses, text, position, len(text), False)
+    previous = ""
+    count = len(tokens)
+    for index, token in enumerate(tokens):
+        end = position + len(token)
+        if not token.strip(_BOUNDARY_CHARACTERS):
+            if words:
+                clauses.append(Clause(text[first:last], first, last, words, token in _QUESTION_MARKS))
+                words = []
+        elif token.isspace():
+            # White space ends a clause next to a Chinese word (味道不错 送餐很快) or when it is
+            # a line break or a wide gap; between Latin words and digits it separates words
+            # (iPhone 15).
+            following = tokens[index + 1] if index + 1 < count else ""
+            if words and (
+                len(token) > 1 or "\n" in token or not previous.isascii() or not following.isascii()
+            ):
+                clauses.append(Clause(text[first:last], first, last, words))
+                words = []
+        else:
+            if (
+                token in _CONTRAST_CANDIDATES
+                and words
+                and previous not in _NOT_CONTRAST_AFTER
+                and _starts_contrast(token, tokens, index)
+            ):
+                clauses.append(Clause(text[first:last], first, last, words))
+                words = []
+            if not words:
+                first = position
+            words.append(token)
+            last = end
+        previous = token
+        position = end
+    if words:
+        clauses.append(Clause(text[first:last], first, last, words))
     return clauses
 
 
-def _append(clauses: list[Clause], text: str, start: int, end: int, question: bool) -> None:
-    cuts = [start]
-    for contrast in _CONTRAST.finditer(text, start, end):
-        if contrast.start() > cuts[-1]:
-            cuts.append(contrast.start())
-    cuts.append(end)
-    for i in range(len(cuts) - 1):
-        lo, hi = cuts[i], cuts[i + 1]
-        while lo < hi and text[lo].isspace():
-            lo += 1
-        while hi > lo and text[hi - 1].isspace():
-            hi -= 1
-        if hi > lo:
-            last = i == len(cuts) - 2
-            clauses.append(
-                Clause(
-                    text[lo:hi],
-                    lo,
-                    hi,
-                    question=question and last,
-                )
-            )
+def _starts_contrast(token: str, tokens: Sequence[str], index: int) -> bool:
+    if token in _CONTRAST:
+        return True
+    if token == _CONDITIONAL_CONTRAST and index + 1 < len(tokens):
+        return tokens[index + 1].startswith(_WEAKENING_PREFIXES)
+    return False

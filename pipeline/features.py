@@ -1,16 +1,27 @@
-"""Features of the sentence-level sentiment model: the one definition shared by training
-(``pipeline.training``) and scoring (``pipeline.sentiment``), so they cannot drift apart.
+"""Features of the sentence-level sentiment model: the definition training
+(``pipeline.training``) fits on. The runtime (``LinearSentimentModel.clause_log_odds``)
+computes the same features inline for speed; a unit test checks the two agree.
 
 A clause yields its words, negated words marked ``!word`` (every word after a negator in the
 clause: 不新鲜 → ``!新鲜``), word bigrams with clause start/end markers, and character
-bigrams (``#xy``), which catch what the segmenter splits oddly. Pure.
+bigrams (``#xy``), which catch what the segmenter splits oddly. A text's features are its
+clauses' features, counted (a feature said twice counts twice). Pure.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-__all__ = ["NEGATORS", "clause_features", "document_features"]
+__all__ = [
+    "BIGRAM_JOIN",
+    "CHAR_BIGRAM_PREFIX",
+    "NEGATED_PREFIX",
+    "NEGATORS",
+    "SENTENCE_END",
+    "SENTENCE_START",
+    "clause_features",
+    "document_features",
+]
 
 NEGATORS = frozenset(
     [
@@ -36,27 +47,30 @@ NEGATORS = frozenset(
         "甭",
     ]
 )
+NEGATED_PREFIX = "!"
+CHAR_BIGRAM_PREFIX = "#"
+BIGRAM_JOIN = "_"
+SENTENCE_START = "<s>"
+SENTENCE_END = "</s>"
 
 
 def clause_features(text: str, tokens: Sequence[str]) -> list[str]:
-    """Features of one clause (``tokens`` are its words, ``text`` its characters)."""
+    """Features of one clause (``tokens`` are its words without white space, ``text`` its
+    characters)."""
     features: list[str] = []
     append = features.append
     negated = False
-    previous = "<s>"
+    previous = SENTENCE_START
     for word in tokens:
-        if word == " ":
-            continue
         if word in NEGATORS:
             negated = True
             append(word)
-            previous = word
-            continue
-        append("!" + word if negated else word)
-        append(previous + "_" + word)
+        else:
+            append(NEGATED_PREFIX + word if negated else word)
+            append(previous + BIGRAM_JOIN + word)
         previous = word
-    append(previous + "_</s>")
-    features.extend(["#" + text[i : i + 2] for i in range(len(text) - 1)])
+    append(previous + BIGRAM_JOIN + SENTENCE_END)
+    features.extend([CHAR_BIGRAM_PREFIX + text[i : i + 2] for i in range(len(text) - 1)])
     return features
 
 

@@ -73,7 +73,9 @@ SURVEYS = [
             "product": {"sku": "P1"},
             "nps": 9,
             "csat": 5,
-            "answers": [{"question": "建议?", "answer": "质量很好，价格也便宜"}],
+            # Unambiguous wording: this test is about where messages end, not the model
+            # ("价格也便宜" scores 0.59, just neutral: "也便宜" leans negative in the data).
+            "answers": [{"question": "建议?", "answer": "质量很好，价格很便宜"}],
             "ts": "2026-11-01T10:08:00Z",
             "touchpoint": "post_purchase",
         }
@@ -88,7 +90,7 @@ EXPECTED_FEEDBACK = [
     ("review:tmall:R3", "review", "tmall", "P2", -1, "包装破了,里面的东西压坏了。电话<PHONE>", 2, None),
     ("review:tmall:R4", "review", "tmall", "P2", -1, "外包装破损严重", 1, None),
     ("review:tmall:R5", "review", "tmall", "P2", -1, "盒子压扁了,东西都碎了", 1, None),
-    ("survey:S:1", "survey", "post_purchase", "P1", 1, "质量很好,价格也便宜", 5, 9),
+    ("survey:S:1", "survey", "post_purchase", "P1", 1, "质量很好,价格很便宜", 5, 9),
 ]
 EXPECTED_MENTIONS = [
     ("chat:CV1:0", "物流/时效", "物流", "时效", -1),

@@ -1,10 +1,20 @@
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from config import Settings, load_taxonomy
 from pipeline.analysis import Analyzer, clause_log_odds_adjusted, polarity_of
 from pipeline.aspects import AspectMatcher
-from pipeline.clauses import split_clauses
+from pipeline.clauses import Clause
+from pipeline.clauses import split_clauses as split_clauses_of_tokens
+from pipeline.tokenize import build_tokenizer
 from tests.unit.conftest import feedback
+
+_TOKENIZE = build_tokenizer("rjieba")
+
+
+def split_clauses(text: str) -> list[Clause]:
+    return split_clauses_of_tokens(text, _TOKENIZE(text))
 
 
 def test_split_clauses_keeps_offsets_into_the_text() -> None:
@@ -12,18 +22,35 @@ def test_split_clauses_keeps_offsets_into_the_text() -> None:
     clauses = split_clauses(text)
     assert [c.text for c in clauses] == ["包装没有封口", "汤都洒了", "好"]
     assert all(text[c.start : c.end] == c.text for c in clauses)
+    assert clauses[0].tokens == ["包装", "没有", "封口"]
 
 
 def test_split_clauses_on_contrast_spaces_and_questions() -> None:
     clauses = split_clauses("味道不错但是有点贵 送餐很快,还会再来吗?")
     assert [c.text for c in clauses] == ["味道不错", "但是有点贵", "送餐很快", "还会再来吗"]
     assert [c.question for c in clauses] == [False, False, False, True]
-    # 不但 is not a contrast, 就是 only before a weakening word, a colon is no boundary.
+    # 不但/但愿 are words, not contrasts; nor is 只是 after 不; 就是 only before a weakening
+    # word (有点咸 is one token); a colon is no boundary.
     assert [c.text for c in split_clauses("不但好吃而且便宜")] == ["不但好吃而且便宜"]
+    assert [c.text for c in split_clauses("但愿下次好点")] == ["但愿下次好点"]
+    assert [c.text for c in split_clauses("不只是好吃")] == ["不只是好吃"]
     assert [c.text for c in split_clauses("就是好吃")] == ["就是好吃"]
+    assert [c.text for c in split_clauses("味道还行就是有点咸")] == ["味道还行", "就是有点咸"]
     assert [c.text for c in split_clauses("服务:态度很好")] == ["服务:态度很好"]
-    # Latin words keep their spaces.
-    assert [c.text for c in split_clauses("iPhone 15 很好用")] == ["iPhone 15", "很好用"]
+    # Latin words keep their spaces (not among the tokens); a line break always cuts.
+    latin = split_clauses("iPhone 15 很好用")
+    assert [c.text for c in latin] == ["iPhone 15", "很好用"]
+    assert latin[0].tokens == ["iPhone", "15"]
+    assert [c.text for c in split_clauses("good\nbad")] == ["good", "bad"]
+
+
+@given(st.text(alphabet=st.sampled_from("好吃但是不 ,.?!\n包装就是有点a1"), max_size=40))
+def test_split_clauses_is_total_and_offsets_are_exact(text: str) -> None:
+    tokens = _TOKENIZE(text)
+    assert "".join(tokens) == text
+    for clause in split_clauses_of_tokens(text, tokens):
+        assert text[clause.start : clause.end] == clause.text
+        assert clause.tokens and not any(t.isspace() for t in clause.tokens)
 
 
 def test_matcher_prefers_the_most_specific_aspect() -> None:
@@ -59,14 +86,13 @@ def test_negation_turns_an_opinion_around(analyzer: Analyzer) -> None:
 
 
 def test_degree_adverbs_scale_and_questions_turn_clauses() -> None:
-    plain = split_clauses("好吃")[0]
-    assert clause_log_odds_adjusted(2.0, plain, ["非常", "好吃"]) == 3.0
-    assert clause_log_odds_adjusted(2.0, plain, ["有点", "好吃"]) == pytest.approx(1.2)
+    assert clause_log_odds_adjusted(2.0, Clause("非常好吃", 0, 4, ["非常", "好吃"])) == 3.0
+    assert clause_log_odds_adjusted(2.0, Clause("有点好吃", 0, 4, ["有点", "好吃"])) == pytest.approx(1.2)
     rhetorical = split_clauses("难道不好吃吗?")[0]
     assert rhetorical.question
-    assert clause_log_odds_adjusted(-2.0, rhetorical, ["难道", "不", "好吃", "吗"]) == 2.0
+    assert clause_log_odds_adjusted(-2.0, rhetorical) == 2.0
     complaint = split_clauses("怎么这么慢?")[0]
-    assert clause_log_odds_adjusted(1.0, complaint, ["怎么", "这么", "慢"]) == -2.0
+    assert clause_log_odds_adjusted(1.0, complaint) == -2.0
 
 
 def test_rating_and_nps_pull_the_overall_score(analyzer: Analyzer) -> None:

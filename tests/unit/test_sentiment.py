@@ -1,9 +1,14 @@
 import csv
+import functools
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from config import REPO_ROOT
-from pipeline.sentiment import load_snownlp_model
+from pipeline.clauses import split_clauses
+from pipeline.features import clause_features
+from pipeline.sentiment import LinearSentimentModel, load_sentiment_model, load_snownlp_model
 from pipeline.tokenize import build_tokenizer
 
 
@@ -33,3 +38,31 @@ def test_rjieba_segments_like_jieba_on_the_demo_reviews() -> None:
     same = sum(fast(t) == reference(t) for t in texts)
     # LOCAL_STACK_NOTES.md measured 99.98% identical (HMM off) on 20k docs.
     assert same / len(texts) >= 0.99, f"{same}/{len(texts)} identical"
+
+
+@settings(deadline=None)  # the first example loads the model
+@given(st.text(alphabet=st.sampled_from("好吃不新鲜没有味道送餐很快太慢了包装 ,?a1"), max_size=30))
+def test_runtime_clause_log_odds_equals_the_training_features_sum(text: str) -> None:
+    # LinearSentimentModel.clause_log_odds inlines pipeline.features for speed: it must give
+    # exactly the sum of the weights of the features training fits on.
+    model = _linear_model()
+    for clause in split_clauses(text, _TOKENIZE(text)):
+        features = clause_features(clause.text, clause.tokens)
+        for domain in range(len(model.domains)):
+            expected = model.features_log_odds(features, domain) - model.prior_log_odds(domain)
+            assert model.clause_log_odds(clause, domain) == pytest.approx(expected, abs=1e-9)
+
+
+def test_linear_model_reads_negation() -> None:
+    model = _linear_model()
+    fresh, stale = (split_clauses(t, _TOKENIZE(t))[0] for t in ("水果很新鲜", "水果不新鲜"))
+    assert model.clause_log_odds(fresh, 0) > 0 > model.clause_log_odds(stale, 0)
+    assert model.opinion_words(stale.tokens) == ["不新鲜"]
+
+
+_TOKENIZE = build_tokenizer("rjieba")
+
+
+@functools.cache
+def _linear_model() -> LinearSentimentModel:
+    return load_sentiment_model()

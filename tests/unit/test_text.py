@@ -1,8 +1,10 @@
 import re
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from pipeline.emoji_words import EMOJI_WORDS
 from pipeline.text import LOST_CHARACTER, mask_pii, normalize_text
 
 # An 18-digit resident ID with a valid checksum, and a Luhn-valid card number.
@@ -20,6 +22,11 @@ def luhn_ok(digits: str) -> bool:
 
 def test_normalize_folds_full_width_whitespace_and_invisibles() -> None:
     assert normalize_text("  ＡＢＣ１２３，\u200b好\t\n评！ ") == "ABC123,好 评!"
+
+
+def test_normalize_turns_escaped_line_breaks_into_clause_space() -> None:
+    # Feeds dumped as JSON twice carry "\\n" as a backslash and an "n".
+    assert normalize_text("菜品一般\\n服务很好\\t") == "菜品一般 服务很好"
 
 
 def test_normalize_removes_control_characters() -> None:
@@ -62,6 +69,13 @@ def test_normalize_folds_repeated_punctuation_and_stretched_characters() -> None
 def test_normalize_writes_sentiment_emoji_as_words() -> None:
     assert normalize_text("味道一般👎") == "味道一般[差评]"
     assert normalize_text("好吃👍️👍👍👍👍") == "好吃[赞][赞][赞]"
+
+
+@pytest.mark.parametrize("emoji", sorted(EMOJI_WORDS))
+def test_every_mapped_emoji_is_written_as_its_word(emoji: str) -> None:
+    # normalize_text only looks for emoji inside a few Unicode blocks: one outside them
+    # would silently stay an emoji.
+    assert normalize_text(f"好{emoji}") == f"好[{EMOJI_WORDS[emoji]}]"
 
 
 def test_mask_landline_and_street_address() -> None:
