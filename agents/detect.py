@@ -35,7 +35,7 @@ def register_detect_agent(app: faust.App, ctx: WorkerContext, publisher: KafkaPu
         partitions=ctx.settings.topic_partitions,
         use_partitioner=True,
     )
-    rules = ctx.rules.rules
+    rules = ctx.rules
 
     async def detect(stream: faust.StreamT[bytes]) -> None:
         async for records in batches(stream, ctx, _STAGE):
@@ -58,6 +58,8 @@ def register_detect_agent(app: faust.App, ctx: WorkerContext, publisher: KafkaPu
             ctx.metrics.late_events.inc(result.late_events)
             ctx.metrics.replayed_events.inc(result.replayed_events)
             ctx.metrics.duplicate_events.inc(result.duplicate_events)
+            for (rule, reason), count in result.suppressed.items():
+                ctx.metrics.alerts_suppressed.labels(rule, reason).inc(count)
             timer.done()
 
     app.agent(topic, name="detect")(detect)

@@ -1,13 +1,19 @@
-"""Windowed aspect counts per product and the threshold rule. Pure functions.
+"""Windows, baselines and alert rules for one product. Pure functions.
 
-The state of one product (one Faust table key) is a JSON-serializable dict, updated once per
-batch so that each batch costs one changelog write per product:
+The state of one product (one Faust table key, ``brand|product``) is a JSON-serializable
+dict, updated once per batch so that each batch costs one changelog write per product:
 
     {"watermark": <max event time seen, epoch s>,
      "origins": {"<raw topic>|<raw partition>": <highest raw offset counted>},
      "texts": {"<fingerprint>": <event time last counted, epoch s>},
-     "windows": {"<window_s>|<window_start>|<aspect>": [mentions, negative, [alerted rules],
-                                                        [negative feedback ids]]}}
+     "windows": {"<size>|<start>|<aspect>": <window: counts, sums, alerted rules, samples>},
+     "baselines": {"<size>|<aspect>": <closed windows folded, EWMA of mentions/negatives>},
+     "open": {"<rule>|<aspect>": {"alert_id": ..., "calm": <closed windows back inside>}},
+     "cooldown": {"<rule>|<aspect>": <start of the window that last alerted>},
+     "hourly": {"<hour start>": <window alerts emitted in that hour of event time>}}
+
+Because baselines live in the same table as the windows, a restarted worker recovers them
+from the changelog with the windows.
 
 Replays are not counted twice. Delivery is at least once, so after a restart the same raw
 records can come through again as new feedback messages. Each raw partition is processed in
@@ -16,13 +22,15 @@ whose raw offset is not above the highest one counted for its raw partition is a
 
 Duplicates are flagged, not counted. The same text from the same author (customer, or the
 channel when the customer is unknown) and source, for the same product, within the longest
-rule window of the last time it was counted, is a duplicate (a review posted twice, a survey
+window of the last time it was counted, is a duplicate (a review posted twice, a survey
 submitted twice, copy-pasted spam): it adds nothing to the windows and is counted in
 ``duplicate_events``. A text of a few characters (好评, 还行) is common to many customers, so
 without a customer it is not treated as a duplicate.
 
 A mention of ``包装/封口`` also counts for ``包装``. A window is kept until the watermark is one
-whole window past its end; events for an older window are late: counted, not applied.
+whole window past its end (events for it until then are applied; older ones are late:
+counted, not applied); then it is closed: folded into its scope's baseline, and open alerts
+of its scope learn whether it was back inside.
 """
 
 from __future__ import annotations
@@ -33,15 +41,43 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from config.alert_rules import AlertRule
+from config.alert_rules import (
+    AlertRules,
+    CriticalRule,
+    EmergingRule,
+    SpikeRule,
+    ThresholdRule,
+    VolumeRule,
+    WindowRule,
+)
+from pipeline.stats import binomial_upper_tail, poisson_upper_tail
 from schemas.alerts import Alert, AlertScope
 from schemas.feedback import Polarity, ScoredFeedback
 
-__all__ = ["DetectionResult", "alert_id", "text_fingerprint", "update_product_windows"]
+__all__ = [
+    "DetectionResult",
+    "alert_id",
+    "critical_alerts",
+    "text_fingerprint",
+    "update_product_windows",
+]
 
 _MAX_SAMPLES = 5
+_VERBATIM_CHARS = 60
 # Without a customer, texts shorter than this are too common to call a repeat a duplicate.
 _ANONYMOUS_DUPLICATE_MIN_CHARS = 10
+# Baselines: exponentially weighted means over closed windows, with a plain mean while
+# fewer than 1/alpha windows are in (so that the first windows are not under-weighted).
+_EWMA_ALPHA = 0.1
+# Pseudo-counts that keep a baseline share away from 0 and 1: a sub-aspect never seen before
+# has a small expected share, not an impossible one.
+_PRIOR_HITS, _PRIOR_TRIALS = 0.5, 1.0
+# An NPS detractor scores 0-6 (Reichheld).
+_DETRACTOR_MAX = 6
+_PROMOTER_MIN = 9
+
+ProductState = dict[str, Any]
+Window = dict[str, Any]
 
 
 def text_fingerprint(feedback: ScoredFeedback) -> str | None:
@@ -55,9 +91,6 @@ def text_fingerprint(feedback: ScoredFeedback) -> str | None:
     return hashlib.blake2b(raw, digest_size=12).hexdigest()
 
 
-ProductState = dict[str, Any]
-
-
 @dataclass
 class DetectionResult:
     """What one batch did to one product's state."""
@@ -67,6 +100,8 @@ class DetectionResult:
     late_events: int = 0
     replayed_events: int = 0
     duplicate_events: int = 0
+    suppressed: dict[tuple[str, str], int] = field(default_factory=dict)
+    """(rule, reason) → alerts not emitted; reason ``cooldown`` or ``hourly_cap``."""
 
 
 def alert_id(rule: str, scope: AlertScope, window_start: datetime) -> str:
@@ -75,38 +110,91 @@ def alert_id(rule: str, scope: AlertScope, window_start: datetime) -> str:
     return hashlib.sha256(basis.encode()).hexdigest()[:32]
 
 
-def _aspects_with_ancestors(feedback: ScoredFeedback) -> dict[str, Polarity]:
-    """Each aspect path and its ancestors once; an ancestor takes its most negative child."""
-    out: dict[str, Polarity] = {}
+def _hashed_id(basis: str) -> str:
+    return hashlib.sha256(basis.encode()).hexdigest()[:32]
+
+
+def _aspects_with_ancestors(feedback: ScoredFeedback) -> dict[str, tuple[Polarity, float, str]]:
+    """Each aspect path and its ancestors once, with polarity, score and evidence; an
+    ancestor takes its most negative child."""
+    out: dict[str, tuple[Polarity, float, str]] = {}
     for mention in feedback.aspects:
         parts = mention.aspect.split("/")
         for depth in range(1, len(parts) + 1):
             path = "/".join(parts[:depth])
             previous = out.get(path)
-            out[path] = mention.polarity if previous is None else min(previous, mention.polarity)
+            if previous is None or mention.polarity < previous[0]:
+                out[path] = (mention.polarity, mention.score, mention.evidence)
     return out
+
+
+def _new_window() -> Window:
+    return {
+        "mentions": 0,
+        "positive": 0,
+        "neutral": 0,
+        "negative": 0,
+        "score_sum": 0.0,
+        "rating_sum": 0,
+        "rated": 0,
+        "promoters": 0,
+        "passives": 0,
+        "detractors": 0,
+        "alerted": [],
+        "samples": [],
+        "negative_samples": [],
+    }
+
+
+def _add(window: Window, feedback: ScoredFeedback, polarity: Polarity, score: float, evidence: str) -> None:
+    window["mentions"] += 1
+    window[("negative", "neutral", "positive")[polarity + 1]] += 1
+    window["score_sum"] += score
+    if feedback.rating is not None:
+        window["rating_sum"] += feedback.rating
+        window["rated"] += 1
+    if feedback.nps is not None:
+        if feedback.nps <= _DETRACTOR_MAX:
+            window["detractors"] += 1
+        elif feedback.nps >= _PROMOTER_MIN:
+            window["promoters"] += 1
+        else:
+            window["passives"] += 1
+    sample = [feedback.feedback_id, evidence[:_VERBATIM_CHARS]]
+    if len(window["samples"]) < _MAX_SAMPLES:
+        window["samples"].append(sample)
+    if polarity == -1 and len(window["negative_samples"]) < _MAX_SAMPLES:
+        window["negative_samples"].append(sample)
 
 
 def update_product_windows(
     state: ProductState | None,
     batch: Sequence[ScoredFeedback],
-    rules: Iterable[AlertRule],
+    rules: AlertRules,
     now: datetime,
 ) -> DetectionResult:
     """Add ``batch`` (all of one brand and product) to the windows and evaluate ``rules``.
 
-    Returns the new state (``state`` is not modified), the alerts to emit (at most one per
-    rule, scope and window over the life of the state) and how many events were late.
+    Returns the new state (``state`` is not modified), the alerts to emit (window alerts at
+    most once per rule, scope and window over the life of the state; one critical alert per
+    feedback; ``resolved`` events for alerts whose scope is back inside), and counts of late,
+    replayed, duplicate and suppressed events.
     """
-    rules = tuple(rules)
-    windows: dict[str, list[Any]] = {
-        k: [v[0], v[1], list(v[2]), list(v[3])] for k, v in (state or {}).get("windows", {}).items()
-    }
-    watermark: float = (state or {}).get("watermark", 0.0)
-    origins: dict[str, int] = dict((state or {}).get("origins", {}))
-    texts: dict[str, float] = dict((state or {}).get("texts", {}))
-    sizes = sorted({r.window_seconds for r in rules})
-    duplicate_horizon = sizes[-1] if sizes else 0
+    old = state or {}
+    windows: dict[str, Window] = {
+        k: {**v, "alerted": list(v["alerted"]), "samples": list(v["samples"]),
+            "negative_samples": list(v["negative_samples"])}
+        for k, v in old.get("windows", {}).items()
+    }  # fmt: skip
+    watermark: float = old.get("watermark", 0.0)
+    origins: dict[str, int] = dict(old.get("origins", {}))
+    texts: dict[str, float] = dict(old.get("texts", {}))
+    baselines: dict[str, dict[str, Any]] = {k: dict(v) for k, v in old.get("baselines", {}).items()}
+    open_alerts: dict[str, dict[str, Any]] = {k: dict(v) for k, v in old.get("open", {}).items()}
+    cooldown: dict[str, int] = dict(old.get("cooldown", {}))
+    hourly: dict[str, int] = dict(old.get("hourly", {}))
+    sizes = rules.window_sizes
+    horizon = sizes[-1] if sizes else 0
     result = DetectionResult(state={})
     touched: set[str] = set()
     for feedback in batch:
@@ -119,80 +207,388 @@ def update_product_windows(
         fingerprint = text_fingerprint(feedback)
         if fingerprint is not None:
             last = texts.get(fingerprint)
-            if last is not None and abs(t - last) < duplicate_horizon:
+            if last is not None and abs(t - last) < horizon:
                 result.duplicate_events += 1
                 continue
             texts[fingerprint] = t
+        result.alerts.extend(critical_alerts(feedback, rules.critical_rules, now))
         aspects = _aspects_with_ancestors(feedback)
         for size in sizes:
             start = int(t // size) * size
             if start + 2 * size <= watermark:
                 result.late_events += 1
                 continue
-            for aspect, polarity in aspects.items():
+            for aspect, (polarity, score, evidence) in aspects.items():
                 key = f"{size}|{start}|{aspect}"
-                entry = windows.setdefault(key, [0, 0, [], []])
-                entry[0] += 1
-                if polarity == -1:
-                    entry[1] += 1
-                    if len(entry[3]) < _MAX_SAMPLES:
-                        entry[3].append(feedback.feedback_id)
+                window = windows.get(key)
+                if window is None:
+                    window = windows[key] = _new_window()
+                _add(window, feedback, polarity, score, evidence)
                 touched.add(key)
         watermark = max(watermark, t)
 
+    judge = _Judge(rules, windows, baselines, open_alerts, cooldown, hourly, result, now)
     if batch:
         brand, product = batch[0].brand, batch[0].product_sku
         for key in sorted(touched):
-            result.alerts.extend(_evaluate(key, windows[key], rules, brand, product, now))
+            judge.evaluate(key, brand, product)
+        closing = sorted(
+            (k for k in windows if _window_end(k) + _window_size(k) <= watermark), key=_window_start
+        )
+        for key in closing:
+            judge.close(key, brand, product)
+        for key in closing:  # after all are judged: an emerging sub-aspect reads its parent
+            del windows[key]
+    first_hour = int(watermark // 3600) * 3600 - 3600
     result.state = {
         "watermark": watermark,
         "origins": origins,
-        "texts": {f: t for f, t in texts.items() if t + duplicate_horizon > watermark},
-        "windows": {k: v for k, v in windows.items() if _window_end(k) + _window_size(k) > watermark},
+        "texts": {f: t for f, t in texts.items() if t + horizon > watermark},
+        "windows": windows,
+        "baselines": baselines,
+        "open": open_alerts,
+        "cooldown": {k: s for k, s in cooldown.items() if s + _cooldown_of(rules, k) + horizon > watermark},
+        "hourly": {h: n for h, n in hourly.items() if int(h) >= first_hour},
     }
     return result
+
+
+def critical_alerts(feedback: ScoredFeedback, rules: Iterable[CriticalRule], now: datetime) -> list[Alert]:
+    """One alert per critical rule that ``feedback`` meets, routed to its store, agent or
+    customer so that a front-line service can act on it."""
+    alerts: list[Alert] = []
+    aspects = [m.aspect for m in feedback.aspects] or [""]
+    for rule in rules:
+        if not any(rule.scope.matches(feedback.brand, feedback.product_sku, a) for a in aspects):
+            continue
+        reasons = [
+            f"{category}: {', '.join(found)}"
+            for category, terms in rule.terms.items()
+            if (found := [term for term in terms if term in feedback.text])
+        ]
+        detractor = (
+            rule.detractor_max_score is not None
+            and feedback.nps is not None
+            and feedback.nps <= _DETRACTOR_MAX
+            and feedback.score <= rule.detractor_max_score
+        )
+        if detractor:
+            reasons.append(f"detractor: NPS {feedback.nps}, text score {feedback.score:.2f}")
+        if not reasons:
+            continue
+        alerts.append(
+            Alert(
+                alert_id=_hashed_id(f"{rule.name}|{feedback.feedback_id}"),
+                kind="critical_feedback",
+                rule=rule.name,
+                severity=rule.severity,
+                scope=AlertScope(
+                    brand=feedback.brand,
+                    product=feedback.product_sku,
+                    aspect=feedback.aspects[0].aspect if feedback.aspects else "",
+                ),
+                metric="feedback_score",
+                observed=feedback.score,
+                mentions=1,
+                window_start=feedback.event_time,
+                window_end=feedback.event_time,
+                sample_feedback_ids=(feedback.feedback_id,),
+                verbatims=(feedback.text[: _VERBATIM_CHARS * 2],),
+                reason="; ".join(reasons),
+                created_at=now,
+                routing_key=_front_line_route(feedback),
+            )
+        )
+    return alerts
+
+
+def _front_line_route(feedback: ScoredFeedback) -> str:
+    """Who can act on one feedback: its store, else its agent, else its customer."""
+    if feedback.store_id:
+        return f"store:{feedback.store_id}"
+    if feedback.agent_id:
+        return f"agent:{feedback.agent_id}"
+    if feedback.customer_ref:
+        return f"customer:{feedback.customer_ref}"
+    return f"{feedback.brand}|{feedback.product_sku}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Verdict:
+    """A rule's reading of one window: whether it fires and what it saw."""
+
+    fires: bool
+    observed: float
+    expected: float | None = None
+    reason: str = ""
+
+
+class _Judge:
+    """Evaluates window rules on open windows and closes old ones (one batch, one product)."""
+
+    def __init__(
+        self,
+        rules: AlertRules,
+        windows: dict[str, Window],
+        baselines: dict[str, dict[str, Any]],
+        open_alerts: dict[str, dict[str, Any]],
+        cooldown: dict[str, int],
+        hourly: dict[str, int],
+        result: DetectionResult,
+        now: datetime,
+    ):
+        self.rules = rules
+        self.windows = windows
+        self.baselines = baselines
+        self.open_alerts = open_alerts
+        self.cooldown = cooldown
+        self.hourly = hourly
+        self.result = result
+        self.now = now
+
+    def evaluate(self, key: str, brand: str, product: str) -> None:
+        """Fire each rule the window now meets, once per window."""
+        size, start, aspect = _parse(key)
+        window = self.windows[key]
+        for rule in self.rules.window_rules:
+            if rule.window_seconds != size or rule.name in window["alerted"]:
+                continue
+            if not rule.scope.matches(brand, product, aspect):
+                continue
+            verdict = self._verdict(rule, window, size, start, aspect)
+            if verdict is None or not verdict.fires:
+                continue
+            window["alerted"].append(rule.name)  # judged once, emitted or suppressed
+            reason = self._suppression(rule, aspect, start)
+            if reason:
+                counts = self.result.suppressed
+                counts[(rule.name, reason)] = counts.get((rule.name, reason), 0) + 1
+                continue
+            scope = AlertScope(brand=brand, product=product, aspect=aspect)
+            alert = self._alert(rule, verdict, window, scope, size, start)
+            self.result.alerts.append(alert)
+            if rule.resolve_after_windows:
+                self.open_alerts[f"{rule.name}|{aspect}"] = {"alert_id": alert.alert_id, "calm": 0}
+
+    def close(self, key: str, brand: str, product: str) -> None:
+        """Fold a window that can no longer change into its baseline and into the open
+        alerts of its scope."""
+        size, start, aspect = _parse(key)
+        window = self.windows[key]
+        for rule in self.rules.window_rules:
+            tracked = self.open_alerts.get(f"{rule.name}|{aspect}")
+            if tracked is None or rule.window_seconds != size:
+                continue
+            verdict = self._verdict(rule, window, size, start, aspect)
+            if verdict is None:
+                continue  # too few mentions to say either way
+            tracked["calm"] = 0 if verdict.fires else tracked["calm"] + 1
+            if tracked["calm"] >= rule.resolve_after_windows:
+                del self.open_alerts[f"{rule.name}|{aspect}"]
+                self.result.alerts.append(
+                    self._resolved(
+                        rule,
+                        tracked["alert_id"],
+                        verdict,
+                        window,
+                        AlertScope(brand=brand, product=product, aspect=aspect),
+                        size,
+                        start,
+                    )
+                )
+        self._fold(size, start, aspect, window)
+
+    def _fold(self, size: int, start: int, aspect: str, window: Window) -> None:
+        baseline = self.baselines.setdefault(
+            f"{size}|{aspect}", {"windows": 0, "last": start - size, "mentions": 0.0, "negative": 0.0}
+        )
+        # Windows without a mention of the aspect were never stored: fold them as zeros.
+        empty = min(max(0, (start - baseline["last"]) // size - 1), 100)
+        for _ in range(empty):
+            _ewma_step(baseline, 0, 0)
+        _ewma_step(baseline, window["mentions"], window["negative"])
+        baseline["last"] = max(baseline["last"], start)
+
+    def _verdict(
+        self, rule: WindowRule, window: Window, size: int, start: int, aspect: str
+    ) -> _Verdict | None:
+        """None where the window is too small to judge, or the baseline too young."""
+        mentions = window["mentions"]
+        if mentions < rule.min_mentions:
+            return None
+        if isinstance(rule, ThresholdRule):
+            observed = _metric(window, rule.metric)
+            if observed is None:
+                return None
+            outside = (rule.low is not None and observed < rule.low) or (
+                rule.high is not None and observed > rule.high
+            )
+            return _Verdict(outside, observed)
+        baseline = self.baselines.get(f"{size}|{aspect}")
+        if isinstance(rule, EmergingRule):
+            return self._emerging(rule, window, size, start, aspect)
+        if baseline is None or baseline["windows"] < rule.min_baseline_windows:
+            return None
+        if isinstance(rule, SpikeRule):
+            expected = _share(baseline["negative"], baseline["mentions"], baseline["windows"])
+            observed = window["negative"] / mentions
+            p = binomial_upper_tail(window["negative"], mentions, expected)
+            fires = p < rule.p_value and observed >= rule.min_ratio * expected
+            return _Verdict(fires, observed, expected, f"p={p:.2g} (binomial, one-sided)")
+        assert isinstance(rule, VolumeRule)
+        expected = max(baseline["mentions"], 1.0)
+        p = poisson_upper_tail(mentions, expected)
+        fires = p < rule.p_value and mentions >= rule.min_ratio * expected
+        return _Verdict(fires, float(mentions), expected, f"p={p:.2g} (Poisson, one-sided)")
+
+    def _emerging(
+        self, rule: EmergingRule, window: Window, size: int, start: int, aspect: str
+    ) -> _Verdict | None:
+        if "/" not in aspect:
+            return None
+        parent_path = aspect.rsplit("/", 1)[0]
+        parent = self.windows.get(f"{size}|{start}|{parent_path}")
+        parent_baseline = self.baselines.get(f"{size}|{parent_path}")
+        if (
+            parent is None
+            or parent_baseline is None
+            or parent_baseline["windows"] < rule.min_baseline_windows
+        ):
+            return None
+        own = self.baselines.get(f"{size}|{aspect}", {"mentions": 0.0})
+        expected = _share(own["mentions"], parent_baseline["mentions"], parent_baseline["windows"])
+        observed = window["mentions"] / parent["mentions"]
+        p = binomial_upper_tail(window["mentions"], parent["mentions"], expected)
+        fires = p < rule.p_value and observed >= max(rule.min_share, rule.min_ratio * expected)
+        return _Verdict(fires, observed, expected, f"share of {parent_path}; p={p:.2g} (binomial, one-sided)")
+
+    def _suppression(self, rule: WindowRule, aspect: str, start: int) -> str:
+        last = self.cooldown.get(f"{rule.name}|{aspect}")
+        if last is not None and last != start and abs(start - last) < rule.cooldown_seconds:
+            return "cooldown"
+        hour = str(start // 3600 * 3600)
+        if self.hourly.get(hour, 0) >= self.rules.suppression.max_alerts_per_hour:
+            return "hourly_cap"
+        self.hourly[hour] = self.hourly.get(hour, 0) + 1
+        self.cooldown[f"{rule.name}|{aspect}"] = start
+        return ""
+
+    def _alert(
+        self,
+        rule: WindowRule,
+        verdict: _Verdict,
+        window: Window,
+        scope: AlertScope,
+        size: int,
+        start: int,
+    ) -> Alert:
+        negative_metric = isinstance(rule, SpikeRule) or (
+            isinstance(rule, ThresholdRule) and rule.metric == "negative_share"
+        )
+        samples = window["negative_samples"] if negative_metric else window["samples"]
+        return Alert(
+            alert_id=alert_id(rule.name, scope, datetime.fromtimestamp(start, UTC)),
+            kind=rule.kind,
+            severity=rule.severity,
+            sample_feedback_ids=tuple(s[0] for s in samples),
+            verbatims=tuple(s[1] for s in samples),
+            reason=verdict.reason,
+            **self._window_fields(rule, verdict, window, scope, size, start),
+        )
+
+    def _resolved(
+        self,
+        rule: WindowRule,
+        resolves: str,
+        verdict: _Verdict,
+        window: Window,
+        scope: AlertScope,
+        size: int,
+        start: int,
+    ) -> Alert:
+        return Alert(
+            alert_id=_hashed_id(f"resolved|{resolves}"),
+            kind="resolved",
+            severity="info",
+            reason=f"back inside for {rule.resolve_after_windows} closed windows",
+            resolves=resolves,
+            **self._window_fields(rule, verdict, window, scope, size, start),
+        )
+
+    def _window_fields(
+        self, rule: WindowRule, verdict: _Verdict, window: Window, scope: AlertScope, size: int, start: int
+    ) -> dict[str, Any]:
+        """The fields an alert and a resolution of a window rule share."""
+        return {
+            "rule": rule.name,
+            "scope": scope,
+            "metric": _metric_name(rule),
+            "observed": round(verdict.observed, 6),
+            "expected": None if verdict.expected is None else round(verdict.expected, 6),
+            "band_low": rule.low if isinstance(rule, ThresholdRule) else None,
+            "band_high": rule.high if isinstance(rule, ThresholdRule) else None,
+            "mentions": window["mentions"],
+            "window_start": datetime.fromtimestamp(start, UTC),
+            "window_end": datetime.fromtimestamp(start + size, UTC),
+            "created_at": self.now,
+            "routing_key": f"{scope.brand}|{scope.product}",
+        }
+
+
+def _metric_name(rule: WindowRule) -> str:
+    if isinstance(rule, ThresholdRule):
+        return rule.metric
+    return {"spike": "negative_share", "volume": "mentions", "emerging": "share_of_parent"}[rule.kind]
+
+
+def _metric(window: Window, metric: str) -> float | None:
+    """A threshold metric of a window; None where the window has no data for it."""
+    mentions = window["mentions"]
+    if metric == "negative_share":
+        return float(window["negative"] / mentions)
+    if metric == "mentions":
+        return float(mentions)
+    if metric == "average_score":
+        return float(window["score_sum"] / mentions)
+    if metric == "average_rating":
+        return float(window["rating_sum"] / window["rated"]) if window["rated"] else None
+    answered = int(window["promoters"] + window["passives"] + window["detractors"])
+    if not answered:
+        return None
+    return 100.0 * float(window["promoters"] - window["detractors"]) / answered
+
+
+def _share(hits: float, trials: float, windows: int) -> float:
+    """A baseline share from EWMAs of counts, smoothed by pseudo-counts (see _PRIOR_*)."""
+    weight = min(windows, round(1 / _EWMA_ALPHA))
+    return (hits * weight + _PRIOR_HITS) / (trials * weight + _PRIOR_TRIALS)
+
+
+def _ewma_step(baseline: dict[str, Any], mentions: int, negative: int) -> None:
+    baseline["windows"] += 1
+    alpha = max(_EWMA_ALPHA, 1 / baseline["windows"])
+    baseline["mentions"] += alpha * (mentions - baseline["mentions"])
+    baseline["negative"] += alpha * (negative - baseline["negative"])
+
+
+def _cooldown_of(rules: AlertRules, key: str) -> int:
+    name = key.split("|", 1)[0]
+    return max((r.cooldown_seconds for r in rules.window_rules if r.name == name), default=0)
+
+
+def _parse(key: str) -> tuple[int, int, str]:
+    size, start, aspect = key.split("|", 2)
+    return int(size), int(start), aspect
 
 
 def _window_size(key: str) -> int:
     return int(key.split("|", 1)[0])
 
 
+def _window_start(key: str) -> int:
+    return int(key.split("|", 2)[1])
+
+
 def _window_end(key: str) -> int:
     size, start, _ = key.split("|", 2)
     return int(start) + int(size)
-
-
-def _evaluate(
-    key: str, entry: list[Any], rules: tuple[AlertRule, ...], brand: str, product: str, now: datetime
-) -> Iterable[Alert]:
-    size_text, start_text, aspect = key.split("|", 2)
-    size, start = int(size_text), int(start_text)
-    mentions, negative, alerted, samples = entry
-    for rule in rules:
-        if rule.window_seconds != size or rule.name in alerted or mentions < rule.min_mentions:
-            continue
-        observed = negative / mentions if rule.metric == "negative_share" else float(mentions)
-        below = rule.low is not None and observed < rule.low
-        above = rule.high is not None and observed > rule.high
-        if not (below or above):
-            continue
-        alerted.append(rule.name)
-        scope = AlertScope(brand=brand, product=product, aspect=aspect)
-        window_start = datetime.fromtimestamp(start, UTC)
-        yield Alert(
-            alert_id=alert_id(rule.name, scope, window_start),
-            kind=rule.kind,
-            rule=rule.name,
-            severity=rule.severity,
-            scope=scope,
-            metric=rule.metric,
-            observed=round(observed, 6),
-            band_low=rule.low,
-            band_high=rule.high,
-            mentions=mentions,
-            window_start=window_start,
-            window_end=datetime.fromtimestamp(start + size, UTC),
-            sample_feedback_ids=tuple(samples),
-            created_at=now,
-            routing_key=f"{brand}|{product}",
-        )

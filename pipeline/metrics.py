@@ -28,6 +28,7 @@ class PipelineMetrics:
     replayed_events: Counter
     duplicate_events: Counter
     alerts_emitted: Counter
+    alerts_suppressed: Counter
     batch_size: Histogram
     batch_seconds: Histogram
     insert_seconds: Histogram
@@ -72,6 +73,12 @@ class PipelineMetrics:
                 "voc_alerts_emitted",
                 "Alerts sent to the alert topic.",
                 ["rule", "severity"],
+                registry=registry,
+            ),
+            alerts_suppressed=Counter(
+                "voc_alerts_suppressed",
+                "Alerts a rule raised but did not send: reason cooldown or hourly_cap.",
+                ["rule", "reason"],
                 registry=registry,
             ),
             batch_size=Histogram(

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from config.alert_rules import AlertRule
+from config.alert_rules import AlertRules
 from pipeline.analysis import Analyzer
 from pipeline.dead_letters import dead_letter, reason_for
 from pipeline.detection import update_product_windows
@@ -148,12 +148,14 @@ class DetectOutcome:
     late_events: int = 0
     replayed_events: int = 0
     duplicate_events: int = 0
+    suppressed: dict[tuple[str, str], int] = field(default_factory=dict)
+    """(rule, reason) → alerts raised but not sent."""
 
 
 def detect_batch(
     batch: Sequence[tuple[bytes, ScoredFeedback]],
     states: Mapping[bytes, dict[str, Any] | None],
-    rules: Sequence[AlertRule],
+    rules: AlertRules,
     now: datetime,
 ) -> DetectOutcome:
     """Update each product's windows once with all of its feedback in the batch.
@@ -172,4 +174,6 @@ def detect_batch(
         outcome.late_events += result.late_events
         outcome.replayed_events += result.replayed_events
         outcome.duplicate_events += result.duplicate_events
+        for reason, count in result.suppressed.items():
+            outcome.suppressed[reason] = outcome.suppressed.get(reason, 0) + count
     return outcome

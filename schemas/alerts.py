@@ -48,6 +48,13 @@ class Alert(BaseModel):
     window_start: datetime
     window_end: datetime
     sample_feedback_ids: tuple[str, ...] = Field(default=(), max_length=5)
+    verbatims: tuple[str, ...] = Field(default=(), max_length=5)
+    """Short masked excerpts of the sample feedback (the evidence clause), same order."""
+    reason: str = ""
+    """Why, in words: the test and its p-value, or the critical terms found."""
+    resolves: str | None = None
+    """On a ``resolved`` event: the ``alert_id`` it closes."""
     created_at: datetime
     routing_key: str
-    """Who should act: brand/product for now; store, agent or customer for single feedback."""
+    """Who should act: ``brand|product`` for window alerts; ``store:…``, ``agent:…`` or
+    ``customer:…`` for a critical single feedback."""

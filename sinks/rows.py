@@ -40,8 +40,8 @@ MENTION_COLUMNS = (
 ALERT_COLUMNS = (
     "alert_id", "kind", "rule", "severity", "brand", "product", "aspect", "metric", "observed",
     "expected", "band_low", "band_high", "mentions", "window_start", "window_end",
-    "sample_feedback_ids", "created_at", "routing_key", "kafka_topic", "kafka_partition",
-    "kafka_offset", "stored_at_ms",
+    "sample_feedback_ids", "verbatims", "reason", "resolves", "created_at", "routing_key",
+    "kafka_topic", "kafka_partition", "kafka_offset", "stored_at_ms",
 )  # fmt: skip
 
 
@@ -103,7 +103,8 @@ def alert_columns(batch: Sequence[Stored[Alert]], stored_at_ms: int) -> Columns:
             a.alert_id, a.kind, a.rule, a.severity, a.scope.brand, a.scope.product,
             a.scope.aspect, a.metric, a.observed, a.expected, a.band_low, a.band_high,
             a.mentions, a.window_start, a.window_end, list(a.sample_feedback_ids),
-            a.created_at, a.routing_key, item.topic, item.partition, item.offset, stored_at_ms,
+            list(a.verbatims), a.reason, a.resolves or "", a.created_at, a.routing_key,
+            item.topic, item.partition, item.offset, stored_at_ms,
         )  # fmt: skip
         for name, value in zip(ALERT_COLUMNS, values, strict=True):
             cols[name].append(value)

@@ -31,7 +31,10 @@ def test_migrate_and_create_topics_are_idempotent(make_stack: Callable[..., Stac
     assert voc(stack, "topics", "create").strip() == "created 0 topics"
     tables = {row[0] for row in stack.query("SHOW TABLES")}
     assert tables == {"schema_migrations", "feedback", "aspect_mentions", "alerts"}
-    assert stack.query("SELECT version, name FROM schema_migrations") == [(1, "initial")]
+    assert stack.query("SELECT version, name FROM schema_migrations ORDER BY version") == [
+        (1, "initial"),
+        (2, "alert_details"),
+    ]
 
 
 def test_migrate_creates_a_new_database(make_stack: Callable[..., Stack]) -> None:
@@ -42,6 +45,6 @@ def test_migrate_creates_a_new_database(make_stack: Callable[..., Stack]) -> Non
             [sys.executable, "-m", "pipeline.cli", "db", "migrate"], env=admin_env, cwd=REPO_ROOT,
             capture_output=True, text=True, timeout=60, check=True,
         ).stdout  # fmt: skip
-        assert out.strip().endswith("applied 0001_initial")
+        assert out.strip().endswith("applied 0001_initial, 0002_alert_details")
     finally:
         stack.query(f"DROP DATABASE IF EXISTS `{stack.settings.clickhouse_database}_new`")

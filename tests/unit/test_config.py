@@ -16,7 +16,18 @@ def test_rule_errors_name_the_file_and_field(tmp_path: Path) -> None:
     path.write_text(
         "version: 1\nrules:\n  - name: x\n    metric: nps_share\n    window_seconds: 60\n    high: 1\n"
     )
-    with pytest.raises(ConfigError, match=r"rules.yaml: rules.0.metric: Input should be"):
+    # The location names the kind the rule was read as (threshold when it says none).
+    with pytest.raises(ConfigError, match=r"rules.yaml: rules.0.threshold.metric: Input should be"):
+        load_alert_rules(path)
+
+
+def test_unknown_rule_kind_and_empty_critical_rule(tmp_path: Path) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_text("version: 1\nrules:\n  - {name: x, kind: sigma, window_seconds: 60}\n")
+    with pytest.raises(ConfigError, match=r"rules.0: .*'sigma'.*'threshold', 'spike', 'volume'"):
+        load_alert_rules(path)
+    path.write_text("version: 1\nrules:\n  - {name: x, kind: critical, terms: {safety: []}}\n")
+    with pytest.raises(ConfigError, match="needs terms, detractor_max_score or both"):
         load_alert_rules(path)
 
 

@@ -1,0 +1,199 @@
+"""The rule kinds of issue #4 on hand-made windows: spike, volume, emerging, critical,
+resolved, cooldown and the hourly cap."""
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from config.alert_rules import (
+    AlertRules,
+    CriticalRule,
+    EmergingRule,
+    SpikeRule,
+    Suppression,
+    ThresholdRule,
+    VolumeRule,
+)
+from pipeline.detection import DetectionResult, update_product_windows
+from schemas.feedback import AspectMention, Origin, Polarity, ScoredFeedback
+from tests.unit.conftest import T0, feedback
+
+NOW = datetime(2026, 11, 22, tzinfo=UTC)
+
+
+class Stream:
+    """Feeds one product's state hour by hour, as the detect agent would."""
+
+    def __init__(self, rules: AlertRules):
+        self.rules = rules
+        self.state: dict[str, Any] | None = None
+        self.offset = 0
+        self.alerts: list[Any] = []
+        self.suppressed: dict[tuple[str, str], int] = {}
+
+    def item(
+        self, hour: int, aspect: str, polarity: Polarity, text: str = "还行", score: float = 0.5, **extra: Any
+    ) -> ScoredFeedback:
+        self.offset += 1
+        when = T0 + timedelta(hours=hour, seconds=self.offset % 3000)
+        origin = Origin(topic="raw", partition=0, offset=self.offset, timestamp_ms=0)
+        base = feedback(text, feedback_id=f"f{self.offset}", event_time=when, origin=origin, **extra)
+        mention = AspectMention(
+            aspect=aspect,
+            polarity=polarity,
+            score=score,
+            evidence=text,
+            evidence_start=0,
+            evidence_end=len(text),
+        )
+        return ScoredFeedback(
+            **base.model_dump(),
+            polarity=polarity,
+            score=score,
+            aspects=(mention,),
+            taxonomy_version="t",
+            model_version="m",
+        )
+
+    def hour(self, hour: int, counts: dict[str, tuple[int, int]]) -> DetectionResult:
+        """``counts``: aspect → (mentions, negative) in that hour."""
+        batch = []
+        for aspect, (mentions, negative) in counts.items():
+            batch += [self.item(hour, aspect, -1 if i < negative else 1) for i in range(mentions)]
+        return self.feed(batch)
+
+    def feed(self, batch: list[ScoredFeedback]) -> DetectionResult:
+        result = update_product_windows(self.state, batch, self.rules, NOW)
+        self.state = result.state
+        self.alerts += result.alerts
+        for key, count in result.suppressed.items():
+            self.suppressed[key] = self.suppressed.get(key, 0) + count
+        return result
+
+
+def _rules(*rules: Any, **suppression: Any) -> AlertRules:
+    return AlertRules(version=1, rules=rules, suppression=Suppression(**suppression))
+
+
+def test_spike_fires_on_a_significant_rise_over_the_baseline() -> None:
+    stream = Stream(_rules(SpikeRule(name="spike", window_seconds=3600, min_mentions=30)))
+    for hour in range(8):
+        stream.hour(hour, {"包装": (40, 4)})  # 10% negative, stationary
+    assert stream.alerts == []
+    stream.hour(8, {"包装": (40, 16)})
+    [alert] = stream.alerts
+    assert (alert.kind, alert.scope.aspect, alert.observed) == ("spike", "包装", 0.4)
+    assert alert.expected == pytest.approx(0.1, abs=0.01)
+    assert "binomial" in alert.reason and len(alert.sample_feedback_ids) == 5
+    assert alert.verbatims == ("还行",) * 5
+
+
+def test_spike_respects_small_counts_and_needs_a_baseline() -> None:
+    stream = Stream(_rules(SpikeRule(name="spike", window_seconds=3600, min_mentions=1)))
+    stream.hour(0, {"包装": (3, 2)})  # no baseline yet
+    for hour in range(1, 8):
+        stream.hour(hour, {"包装": (40, 8)})  # 20%
+    stream.hour(8, {"包装": (3, 2)})  # 2 of 3 negative: P = 0.10
+    assert stream.alerts == []
+
+
+def test_volume_surge() -> None:
+    stream = Stream(_rules(VolumeRule(name="surge", window_seconds=3600, min_mentions=30)))
+    for hour in range(8):
+        stream.hour(hour, {"物流": (20, 2)})
+    stream.hour(8, {"物流": (30, 3)})
+    assert stream.alerts == []  # 1.5× is not a surge
+    stream.hour(9, {"物流": (80, 8)})
+    assert [(a.kind, a.observed) for a in stream.alerts] == [("volume", 80.0)]
+    assert stream.alerts[0].expected == pytest.approx(21, abs=2)
+
+
+def test_emerging_sub_aspect() -> None:
+    rule = EmergingRule(name="emerging", window_seconds=3600, min_mentions=5)
+    stream = Stream(_rules(rule))
+    for hour in range(8):
+        stream.hour(hour, {"包装/破损": (20, 2)})  # 包装 counts its children: 20 a window
+    stream.hour(8, {"包装/破损": (20, 2), "包装/封口": (12, 10)})
+    [alert] = stream.alerts
+    assert (alert.kind, alert.scope.aspect, alert.metric) == ("emerging", "包装/封口", "share_of_parent")
+    assert alert.observed == pytest.approx(12 / 32, abs=1e-6)
+
+
+def test_critical_feedback_is_routed_to_the_front_line() -> None:
+    rule = CriticalRule(
+        name="critical",
+        terms={"safety": ("过敏", "异物"), "churn": ("再也不买",)},
+        detractor_max_score=0.2,
+    )
+    stream = Stream(_rules(rule))
+    allergic = stream.item(0, "口味", -1, text="吃完过敏了,再也不买", store_id="S-17")
+    detractor = stream.item(0, "服务", -1, text="服务很差", score=0.1, nps=2, customer_ref="c9")
+    calm = stream.item(0, "服务", -1, text="服务一般", score=0.4, nps=5)
+    stream.feed([allergic, detractor, calm])
+    by_feedback = {a.sample_feedback_ids[0]: a for a in stream.alerts}
+    assert set(by_feedback) == {allergic.feedback_id, detractor.feedback_id}
+    first = by_feedback[allergic.feedback_id]
+    assert (first.kind, first.severity, first.routing_key) == ("critical_feedback", "critical", "store:S-17")
+    assert first.reason == "safety: 过敏; churn: 再也不买"
+    assert by_feedback[detractor.feedback_id].routing_key == "customer:c9"
+    # A replay of the same feedback gives the same alert id: consumers collapse it.
+    again = Stream(_rules(rule))
+    again.feed([allergic])
+    assert again.alerts[0].alert_id == first.alert_id
+
+
+def test_resolved_after_the_scope_is_back_inside() -> None:
+    rule = ThresholdRule(
+        name="neg",
+        metric="negative_share",
+        window_seconds=3600,
+        min_mentions=10,
+        high=0.5,
+        resolve_after_windows=2,
+    )
+    stream = Stream(_rules(rule))
+    stream.hour(0, {"包装": (10, 8)})
+    [opened] = stream.alerts
+    for hour in range(1, 5):
+        stream.hour(hour, {"包装": (10, 1)})
+    resolved = [a for a in stream.alerts if a.kind == "resolved"]
+    assert len(resolved) == 1
+    assert resolved[0].resolves == opened.alert_id and resolved[0].rule == "neg"
+    assert stream.state is not None and stream.state["open"] == {}
+
+
+def test_cooldown_and_hourly_cap_suppress_and_count() -> None:
+    threshold = ThresholdRule(
+        name="neg",
+        metric="negative_share",
+        window_seconds=3600,
+        min_mentions=5,
+        high=0.5,
+        cooldown_seconds=7200,
+    )
+    stream = Stream(_rules(threshold, max_alerts_per_hour=1))
+    stream.hour(0, {"包装": (5, 5), "口味": (5, 5)})
+    assert len(stream.alerts) == 1
+    assert stream.suppressed == {("neg", "hourly_cap"): 1}
+    stream.hour(1, {"包装": (5, 5)})  # within the cooldown of the hour-0 alert
+    assert len(stream.alerts) == 1
+    assert stream.suppressed[("neg", "cooldown")] == 1
+
+
+def test_threshold_metrics_rating_score_and_nps() -> None:
+    rules = _rules(
+        ThresholdRule(name="rating", metric="average_rating", window_seconds=3600, low=3.0),
+        ThresholdRule(name="nps", metric="nps", window_seconds=3600, low=0.0),
+        ThresholdRule(name="score", metric="average_score", window_seconds=3600, low=0.3),
+        ThresholdRule(
+            name="scoped", metric="mentions", window_seconds=3600, high=0, scope={"aspect": "物流*"}
+        ),
+    )
+    stream = Stream(rules)
+    stream.feed([stream.item(0, "包装", -1, score=0.1, rating=1, nps=3) for _ in range(3)])
+    assert sorted((a.rule, a.observed) for a in stream.alerts) == [
+        ("nps", -100.0),
+        ("rating", 1.0),
+        ("score", pytest.approx(0.1)),
+    ]
