@@ -117,6 +117,9 @@ class SpikeRule(_BaselineRule):
     """Negative share significantly above the scope's baseline share."""
 
     kind: Literal["spike"] = "spike"
+    pool_previous_window: bool = True
+    """Also test this window and the previous one pooled: a step rise that one window's
+    mentions cannot prove is caught one window later."""
 
 
 class VolumeRule(_BaselineRule):
@@ -142,6 +145,9 @@ class CriticalRule(_Rule):
     severity: Severity = "critical"
     terms: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     """Category (safety, legal_media, churn...) → terms that put a feedback in it."""
+    term_max_score: dict[str, float] = Field(default_factory=dict)
+    """Category → the text score (0-1) above which its terms do not count: 退货 in a happy
+    review (不用退货了, 很好) is not churn. Categories not listed always count."""
     detractor_max_score: float | None = Field(default=None, ge=0, le=1)
 
     @model_validator(mode="after")
@@ -151,6 +157,9 @@ class CriticalRule(_Rule):
         empty = sorted(c for c, words in self.terms.items() if not words or not all(words))
         if empty:
             raise ValueError(f"empty term list or empty term in categories: {', '.join(empty)}")
+        unknown = sorted(set(self.term_max_score) - set(self.terms))
+        if unknown:
+            raise ValueError(f"term_max_score names categories without terms: {', '.join(unknown)}")
         return self
 
 

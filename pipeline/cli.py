@@ -297,7 +297,85 @@ def train_sentiment(data_dir: Path, out: Path | None, cv_folds: int) -> None:
 
 @main.group("eval")
 def evaluate() -> None:
-    """Measure the text stage on labelled CSV files; one JSON line per run."""
+    """Measure the text stage on labelled CSV files, or the alert rules on a scenario; one
+    JSON line per run."""
+
+
+@evaluate.command("alerts")
+@click.argument("scenario_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--rules",
+    "rules_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Alert rules YAML (default: VOC_ALERT_RULES_PATH).",
+)
+def eval_alerts(scenario_dir: Path, rules_path: Path | None) -> None:
+    """Stream a scenario (`voc scenario generate`) through the detector and print recall per
+    anomaly kind, false alarms per 1,000 stationary scope-windows and delay in windows."""
+    import orjson
+
+    from config import load_alert_rules
+    from pipeline.scenarios import evaluate_alerts, read_scenario
+
+    try:
+        scenario = read_scenario(scenario_dir)
+        rules = load_alert_rules(rules_path or _settings().alert_rules_path)
+    except (ValueError, ConfigError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(orjson.dumps(evaluate_alerts(scenario, rules)).decode())
+
+
+@main.group()
+def schema() -> None:
+    """Message contracts: JSON Schema for every topic."""
+
+
+@schema.command("export")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=REPO_ROOT / "schemas" / "json",
+    show_default=True,
+    help="Directory for <topic>.schema.json files.",
+)
+def schema_export(out: Path) -> None:
+    """Write one JSON Schema per topic (inputs, feedback, scored feedback, alerts, dead
+    letters) so that consumers can validate what they read."""
+    import orjson
+
+    from schemas.registry import topic_json_schemas
+
+    out.mkdir(parents=True, exist_ok=True)
+    schemas = topic_json_schemas()
+    for topic, document in schemas.items():
+        payload = orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
+        (out / f"{topic}.schema.json").write_bytes(payload)
+    click.echo(f"wrote {len(schemas)} schemas to {out}")
+
+
+@main.group()
+def scenario() -> None:
+    """Seeded alert scenarios with their ground truth."""
+
+
+@scenario.command("generate")
+@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--seed", default=7, show_default=True)
+@click.option("--products", default=120, show_default=True, help="Products (two aspects each).")
+@click.option("--windows", default=48, show_default=True, help="Windows of the stream (at least 24).")
+@click.option("--window-seconds", default=3600, show_default=True)
+def scenario_generate(out_dir: Path, seed: int, products: int, windows: int, window_seconds: int) -> None:
+    """Write scenario.json (parameters) and truth.jsonl (injected anomalies) to OUT_DIR."""
+    from pipeline.scenarios import generate_scenario, write_scenario
+
+    if windows < 24 or products < 1 or window_seconds < 1:
+        raise click.ClickException("need --windows ≥ 24, --products ≥ 1 and --window-seconds ≥ 1")
+    generated = generate_scenario(seed, products, windows, window_seconds)
+    write_scenario(generated, out_dir)
+    click.echo(
+        f"wrote {out_dir}: {products} products, {windows} windows, {len(generated.injections)} anomalies"
+    )
 
 
 @evaluate.command("sentiment")

@@ -36,6 +36,7 @@ of its scope learn whether it was back inside.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -72,6 +73,8 @@ _EWMA_ALPHA = 0.1
 # Pseudo-counts that keep a baseline share away from 0 and 1: a sub-aspect never seen before
 # has a small expected share, not an impossible one.
 _PRIOR_HITS, _PRIOR_TRIALS = 0.5, 1.0
+# Baselines are tested at their one-sided 95% upper bound (see _share_upper_bound).
+_BASELINE_Z = 1.645
 # An NPS detractor scores 0-6 (Reichheld).
 _DETRACTOR_MAX = 6
 _PROMOTER_MIN = 9
@@ -264,7 +267,8 @@ def critical_alerts(feedback: ScoredFeedback, rules: Iterable[CriticalRule], now
         reasons = [
             f"{category}: {', '.join(found)}"
             for category, terms in rule.terms.items()
-            if (found := [term for term in terms if term in feedback.text])
+            if feedback.score <= rule.term_max_score.get(category, 1.0)
+            and (found := [term for term in terms if term in feedback.text])
         ]
         detractor = (
             rule.detractor_max_score is not None
@@ -430,16 +434,37 @@ class _Judge:
         if baseline is None or baseline["windows"] < rule.min_baseline_windows:
             return None
         if isinstance(rule, SpikeRule):
-            expected = _share(baseline["negative"], baseline["mentions"], baseline["windows"])
-            observed = window["negative"] / mentions
-            p = binomial_upper_tail(window["negative"], mentions, expected)
-            fires = p < rule.p_value and observed >= rule.min_ratio * expected
-            return _Verdict(fires, observed, expected, f"p={p:.2g} (binomial, one-sided)")
+            return self._spike(rule, window, baseline, size, start, aspect)
         assert isinstance(rule, VolumeRule)
         expected = max(baseline["mentions"], 1.0)
-        p = poisson_upper_tail(mentions, expected)
+        # Test against the mean's upper bound: a young baseline is an uncertain one.
+        tested = expected + _BASELINE_Z * math.sqrt(expected / _effective_windows(baseline["windows"]))
+        p = poisson_upper_tail(mentions, tested)
         fires = p < rule.p_value and mentions >= rule.min_ratio * expected
         return _Verdict(fires, float(mentions), expected, f"p={p:.2g} (Poisson, one-sided)")
+
+    def _spike(
+        self, rule: SpikeRule, window: Window, baseline: dict[str, Any], size: int, start: int, aspect: str
+    ) -> _Verdict:
+        """Binomial test of the window's negatives against the baseline share; where the
+        previous window is still held, also of both pooled (a step that one window cannot
+        prove yet, two can). Each test at half the rule's p-value (Bonferroni)."""
+        expected = _share(baseline["negative"], baseline["mentions"], baseline["windows"])
+        tested = _share_upper_bound(expected, baseline["mentions"], baseline["windows"])
+        observed = window["negative"] / window["mentions"]
+        p = binomial_upper_tail(window["negative"], window["mentions"], tested)
+        reason = f"p={p:.2g} (binomial, one-sided)"
+        previous = self.windows.get(f"{size}|{start - size}|{aspect}") if rule.pool_previous_window else None
+        if previous is not None:
+            negative = window["negative"] + previous["negative"]
+            mentions = window["mentions"] + previous["mentions"]
+            pooled = binomial_upper_tail(negative, mentions, tested)
+            if pooled < p and negative / mentions >= rule.min_ratio * expected:
+                p, observed = pooled, negative / mentions
+                reason = f"p={p:.2g} (binomial, one-sided, this and the previous window pooled)"
+            p *= 2
+        fires = p < rule.p_value and observed >= rule.min_ratio * expected
+        return _Verdict(fires, observed, expected, reason)
 
     def _emerging(
         self, rule: EmergingRule, window: Window, size: int, start: int, aspect: str
@@ -457,8 +482,9 @@ class _Judge:
             return None
         own = self.baselines.get(f"{size}|{aspect}", {"mentions": 0.0})
         expected = _share(own["mentions"], parent_baseline["mentions"], parent_baseline["windows"])
+        tested = _share_upper_bound(expected, parent_baseline["mentions"], parent_baseline["windows"])
         observed = window["mentions"] / parent["mentions"]
-        p = binomial_upper_tail(window["mentions"], parent["mentions"], expected)
+        p = binomial_upper_tail(window["mentions"], parent["mentions"], tested)
         fires = p < rule.p_value and observed >= max(rule.min_share, rule.min_ratio * expected)
         return _Verdict(fires, observed, expected, f"share of {parent_path}; p={p:.2g} (binomial, one-sided)")
 
@@ -558,10 +584,24 @@ def _metric(window: Window, metric: str) -> float | None:
     return 100.0 * float(window["promoters"] - window["detractors"]) / answered
 
 
+def _effective_windows(windows: int) -> int:
+    """How many windows an EWMA baseline effectively averages: all of them while young,
+    about 1/alpha once mature."""
+    return max(1, min(windows, round(1 / _EWMA_ALPHA)))
+
+
 def _share(hits: float, trials: float, windows: int) -> float:
     """A baseline share from EWMAs of counts, smoothed by pseudo-counts (see _PRIOR_*)."""
-    weight = min(windows, round(1 / _EWMA_ALPHA))
+    weight = _effective_windows(windows)
     return (hits * weight + _PRIOR_HITS) / (trials * weight + _PRIOR_TRIALS)
+
+
+def _share_upper_bound(share: float, mentions_per_window: float, windows: int) -> float:
+    """The share tests run against: its one-sided upper confidence bound, given how many
+    mentions the baseline rests on. A baseline of four windows is an estimate; testing
+    against its point value turned its noise into false alarms (scenario seed 3)."""
+    trials = max(mentions_per_window * _effective_windows(windows), 1.0)
+    return min(0.99, share + _BASELINE_Z * math.sqrt(share * (1 - share) / trials))
 
 
 def _ewma_step(baseline: dict[str, Any], mentions: int, negative: int) -> None:

@@ -123,14 +123,16 @@ def test_emerging_sub_aspect() -> None:
 def test_critical_feedback_is_routed_to_the_front_line() -> None:
     rule = CriticalRule(
         name="critical",
-        terms={"safety": ("过敏", "异物"), "churn": ("再也不买",)},
+        terms={"safety": ("过敏", "异物"), "churn": ("再也不买", "退货")},
+        term_max_score={"churn": 0.4},
         detractor_max_score=0.2,
     )
     stream = Stream(_rules(rule))
-    allergic = stream.item(0, "口味", -1, text="吃完过敏了,再也不买", store_id="S-17")
+    allergic = stream.item(0, "口味", -1, text="吃完过敏了,再也不买", score=0.1, store_id="S-17")
     detractor = stream.item(0, "服务", -1, text="服务很差", score=0.1, nps=2, customer_ref="c9")
     calm = stream.item(0, "服务", -1, text="服务一般", score=0.4, nps=5)
-    stream.feed([allergic, detractor, calm])
+    happy = stream.item(0, "质量", 1, text="质量很好,不用退货", score=0.9)
+    stream.feed([allergic, detractor, calm, happy])
     by_feedback = {a.sample_feedback_ids[0]: a for a in stream.alerts}
     assert set(by_feedback) == {allergic.feedback_id, detractor.feedback_id}
     first = by_feedback[allergic.feedback_id]
