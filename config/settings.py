@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     (LOCAL_STACK_NOTES.md), so it also bounds how fast a worker starts locally."""
     producer_linger_ms: int = Field(default=5, ge=0)
     """How long the producer waits to fill a batch; a few ms buys much throughput."""
+    consumer_fetch_max_wait_ms: int = Field(default=100, ge=1, le=30_000)
+    """Longest the broker may hold a fetch with nothing to return (Kafka's fetch.max.wait.ms;
+    Faust's own default is 1500). Apache Kafka answers as soon as data arrives; a broker that
+    waits out the limit (Tansu) adds it to every hop, so critical alerts wait for it."""
 
     # --- Processing ----------------------------------------------------------------------
     max_message_bytes: int = Field(default=65_536, ge=256)

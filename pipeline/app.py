@@ -14,6 +14,7 @@ from agents import (
     register_store_agents,
 )
 from pipeline.context import WorkerContext
+from pipeline.faust_transport import transport_scheme
 from sinks.kafka import KafkaPublisher
 
 __all__ = ["create_app"]
@@ -26,9 +27,10 @@ def create_app(ctx: WorkerContext) -> faust.App:
     ``/metrics`` (Prometheus) and ``/livez``. Connects to nothing until the worker starts.
     """
     settings = ctx.settings
+    scheme = transport_scheme(settings.consumer_fetch_max_wait_ms)
     app = faust.App(
         settings.app_id,
-        broker=[f"kafka://{host.strip()}" for host in settings.kafka_bootstrap.split(",")],
+        broker=[f"{scheme}://{host.strip()}" for host in settings.kafka_bootstrap.split(",")],
         store="memory://",
         autodiscover=False,
         topic_partitions=settings.topic_partitions,

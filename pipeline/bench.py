@@ -6,7 +6,10 @@ and reads the result back from ClickHouse: every feedback row carries the raw re
 timestamp (``produced_at_ms``) and the time its batch was stored (``stored_at_ms``).
 
 - throughput: N / (last stored - first produced), i.e. sustained feedback/s end to end;
-- latency: quantiles of stored - produced per feedback (includes queueing when saturated).
+- latency: quantiles of stored - produced per feedback (includes queueing when saturated);
+- critical-alert latency: for each ``critical_feedback`` alert on ``{ns}.alerts`` (the demo
+  texts include safety, complaint and churn wording), the alert record's Kafka timestamp
+  minus the raw review's, i.e. from the input being produced to the alert being on the topic.
 """
 
 from __future__ import annotations
@@ -28,9 +31,10 @@ import orjson
 from config import Settings
 from pipeline.context import clickhouse_config
 from pipeline.demo_data import BRANDS, CATEGORIES, REVIEW_SAMPLE
-from pipeline.kafka_io import new_producer, produce_lines
+from pipeline.kafka_io import new_producer, produce_lines, read_topic
 from pipeline.topics import TopicNames, ensure_topics
 from pipeline.worker_process import start_worker, stop_worker
+from schemas.alerts import Alert
 from sinks.clickhouse import connect
 from sinks.migrations import apply_migrations
 
@@ -91,6 +95,37 @@ def _wait(client: Any, prefix: str, target: int, timeout_s: float, worker: subpr
     return stored
 
 
+def _critical_alert_latencies(settings: Settings, topics: TopicNames, client: Any) -> list[int]:
+    """Alert record timestamp minus raw review timestamp, per critical alert of the run."""
+    records = asyncio.run(read_topic(settings.kafka_bootstrap, topics.alerts, idle_timeout_s=3.0))
+    alerted_at: dict[str, int] = {}
+    for record in records:
+        alert = Alert.model_validate_json(record.value)
+        if alert.kind == "critical_feedback" and alert.sample_feedback_ids[0].startswith("review:tmall:B"):
+            alerted_at[alert.sample_feedback_ids[0]] = record.timestamp_ms
+    if not alerted_at:
+        return []
+    produced = dict(
+        client.execute(
+            "SELECT feedback_id, any(produced_at_ms) FROM feedback "
+            "WHERE feedback_id IN %(ids)s GROUP BY feedback_id",
+            {"ids": tuple(alerted_at)},  # a tuple renders as (..), which 18.16 takes for IN
+        )
+    )
+    return sorted(alerted_at[i] - produced[i] for i in alerted_at if i in produced)
+
+
+def _quantiles(values: list[int]) -> dict[str, int] | None:
+    if not values:
+        return None
+    return {
+        "n": len(values),
+        "p50": values[len(values) // 2],
+        "p99": values[min(len(values) - 1, int(len(values) * 0.99))],
+        "max": values[-1],
+    }
+
+
 def run_bench(
     settings: Settings, count: int, rate: float | None, log_dir: Path, timeout_s: float
 ) -> dict[str, Any]:
@@ -139,6 +174,7 @@ def run_bench(
             "FROM feedback WHERE startsWith(feedback_id, 'review:tmall:B')"
         )[0]
         n, first_produced, _, last_stored, p50, p99, worst = row
+        critical = _critical_alert_latencies(settings, topics, client)
         return {
             "count": count,
             "stored": stored,
@@ -147,6 +183,7 @@ def run_bench(
             "produce_rate": round(count / produce_s, 1),
             "throughput_per_s": round(n / max(1e-3, (last_stored - first_produced) / 1000), 1),
             "latency_ms": {"p50": p50, "p99": p99, "max": worst},
+            "critical_alert_latency_ms": _quantiles(critical),
             "partitions": settings.topic_partitions,
             "batch_max_messages": settings.batch_max_messages,
             "worker_log": str(log_path),

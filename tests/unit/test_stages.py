@@ -82,3 +82,15 @@ def test_feedback_columns_are_aligned() -> None:
     assert {len(v) for v in cols.values()} == {1}
     assert (cols["kafka_partition"], cols["kafka_offset"], cols["stored_at_ms"]) == ([2], [40], [123])
     assert cols["event_time"] == [datetime(2026, 11, 1, 10, 0, tzinfo=UTC)]
+
+
+def test_faust_transport_carries_the_fetch_wait_setting() -> None:
+    from faust.transport.drivers import TRANSPORTS
+
+    from pipeline.faust_transport import transport_scheme
+
+    scheme = transport_scheme(250)
+    assert scheme == transport_scheme(250)  # registered once
+    transport = TRANSPORTS.by_url(f"{scheme}://127.0.0.1:9092")
+    assert transport.fetch_max_wait_ms == 250  # type: ignore[attr-defined]
+    assert transport.Consumer.__name__ == "_Consumer"
