@@ -21,6 +21,7 @@ and its sub-aspects).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -28,7 +29,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, model_validator
 
 from config._yaml import read_yaml_mapping
-from config.errors import describe_validation_error
+from config.errors import ConfigError, describe_validation_error
 
 __all__ = [
     "AlertRule",
@@ -139,7 +140,8 @@ class EmergingRule(_BaselineRule):
 
 class CriticalRule(_Rule):
     """One feedback that needs a person: any term of ``terms`` in its text, or an NPS
-    detractor (0-6) whose text scores at most ``detractor_max_score``."""
+    detractor (0-6) with a text and an overall score (text, rating and NPS averaged) of at
+    most ``detractor_max_score``."""
 
     kind: Literal["critical"] = "critical"
     severity: Severity = "critical"
@@ -225,10 +227,25 @@ class AlertRules(BaseModel):
         return tuple(sorted({r.window_seconds for r in self.window_rules}))
 
 
-def load_alert_rules(path: Path) -> AlertRules:
-    """Read and validate an alert rules YAML file; raise ConfigError naming what is wrong."""
+def load_alert_rules(path: Path, window_sizes: Iterable[int] | None = None) -> AlertRules:
+    """Read and validate an alert rules YAML file; raise ConfigError naming what is wrong.
+
+    With ``window_sizes`` (the worker's ``VOC_WINDOW_SIZES_S``), every window rule must use
+    one of them.
+    """
     data = read_yaml_mapping(path)
     try:
-        return AlertRules.model_validate(data)
+        rules = AlertRules.model_validate(data)
     except ValidationError as exc:
         raise describe_validation_error(path, exc) from exc
+    if window_sizes is not None:
+        allowed = sorted(set(window_sizes))
+        wrong = [
+            f"{r.name} ({r.window_seconds} s)" for r in rules.window_rules if r.window_seconds not in allowed
+        ]
+        if wrong:
+            raise ConfigError(
+                f"{path}: window rules use sizes the worker does not keep: {', '.join(wrong)}; "
+                f"VOC_WINDOW_SIZES_S is {allowed}"
+            )
+    return rules

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, PositiveInt, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["REPO_ROOT", "Settings"]
@@ -58,6 +58,12 @@ class Settings(BaseSettings):
     """Aspect taxonomy (YAML) used to find aspect mentions."""
     alert_rules_path: Path = _CONFIG_DIR / "alert_rules.yaml"
     """Alert rules (YAML), validated when the worker starts."""
+    window_sizes_s: tuple[PositiveInt, ...] = Field(default=(60, 3600), min_length=1)
+    """Tumbling window sizes (seconds) the worker may keep; every window rule must use one
+    of them (checked at start). JSON list in the environment: ``[60, 3600, 86400]``."""
+    brand_groups: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    """Own brand → its competitors, for the competitor gap in ``voc report``. JSON in the
+    environment: ``{"云杉": ["北极星", "青禾"]}``."""
     tokenizer: Literal["rjieba", "jieba"] = "rjieba"
     """``rjieba`` (jieba-rs binding, fast) or ``jieba`` (the pure-Python reference)."""
     lexicon_words: tuple[str, ...] = ()

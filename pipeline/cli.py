@@ -159,7 +159,8 @@ def report(limit: int) -> None:
     """Print the headline report read back from ClickHouse."""
     from pipeline.report import render_report
 
-    click.echo(render_report(_clickhouse(_settings()), limit=limit))
+    settings = _settings()
+    click.echo(render_report(_clickhouse(settings), limit=limit, brand_groups=settings.brand_groups))
 
 
 def _print_topic(

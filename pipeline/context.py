@@ -79,7 +79,7 @@ class WorkerContext:
             registry=registry,
             metrics=metrics,
             analyzer=build_analyzer(settings),
-            rules=load_alert_rules(settings.alert_rules_path),
+            rules=load_alert_rules(settings.alert_rules_path, settings.window_sizes_s),
             ingest=IngestContext(
                 max_message_bytes=settings.max_message_bytes,
                 customer_ref_salt=settings.customer_ref_salt.get_secret_value().encode(),

@@ -13,7 +13,7 @@ import orjson
 from clickhouse_driver import Client
 
 from config import Settings
-from pipeline.demo_data import DemoManifest, write_demo_files
+from pipeline.demo_data import COMPETITORS, OWN_BRAND, DemoManifest, write_demo_files
 from pipeline.kafka_io import iter_jsonl_lines, produce_lines, read_topic
 from pipeline.records import RawRecord
 from pipeline.report import format_table, render_report
@@ -28,26 +28,47 @@ _POLL_S = 2.0
 _SETTLE_S = 6.0
 
 
-def format_alerts(records: list[bytes]) -> str:
-    """Alerts from the alert topic, one line each, deduplicated on alert id."""
+def format_alerts(records: list[bytes], critical_shown: int = 8) -> str:
+    """Alerts from the alert topic, deduplicated on alert id: every window alert, then the
+    first critical-feedback alerts with where they are routed and why."""
     seen: dict[str, Alert] = {}
     for value in records:
         alert = Alert.model_validate_json(value)
         seen.setdefault(alert.alert_id, alert)
+    ordered = sorted(seen.values(), key=lambda a: (a.window_start, a.rule, a.scope.product))
+    window = [a for a in ordered if a.kind != "critical_feedback"]
+    critical = [a for a in ordered if a.kind == "critical_feedback"]
     rows = [
         (
             a.window_start.strftime("%Y-%m-%d %H:%M"),
+            a.kind,
             a.rule,
             a.severity,
             f"{a.scope.brand}/{a.scope.product}/{a.scope.aspect}",
             f"{a.observed:.2f}",
             a.mentions,
-            ",".join(a.sample_feedback_ids[:2]),
+            " | ".join(a.verbatims[:2]),
         )
-        for a in sorted(seen.values(), key=lambda a: (a.window_start, a.rule, a.scope.product))
+        for a in window
     ]
-    return f"{len(seen)} distinct alerts\n" + format_table(
-        ["window start", "rule", "severity", "scope", "observed", "mentions", "samples"], rows, 48
+    critical_rows = [
+        (
+            a.window_start.strftime("%Y-%m-%d %H:%M"),
+            a.routing_key,
+            a.reason,
+            a.verbatims[0] if a.verbatims else "",
+        )
+        for a in critical[:critical_shown]
+    ]
+    return (
+        f"{len(seen)} distinct alerts: {len(window)} window alerts, {len(critical)} critical feedback\n"
+        + format_table(
+            ["window start", "kind", "rule", "severity", "scope", "observed", "mentions", "verbatims"],
+            rows,
+            48,
+        )
+        + f"\nCritical feedback (first {min(critical_shown, len(critical))} of {len(critical)}):\n"
+        + format_table(["time", "route to", "reason", "verbatim (masked)"], critical_rows, 48)
     )
 
 
@@ -156,7 +177,9 @@ def run_demo(settings: Settings, client: Client, work_dir: Path, timeout_s: floa
         )
         # Alerts travel one more hop (alert topic → sink): give them a moment to land.
         time.sleep(_SETTLE_S)
-        print("\n" + render_report(client) + "\n")
+        # The demo's brands are one group unless the settings name others.
+        groups = settings.brand_groups or {OWN_BRAND: COMPETITORS}
+        print("\n" + render_report(client, brand_groups=groups) + "\n")
         alerts = asyncio.run(read_topic(settings.kafka_bootstrap, topics.alerts, idle_timeout_s=2))
         print(f"Alert events consumed from {topics.alerts}: " + format_alerts([r.value for r in alerts]))
         dead = asyncio.run(read_topic(settings.kafka_bootstrap, topics.dlq, idle_timeout_s=2))

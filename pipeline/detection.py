@@ -20,9 +20,11 @@ records can come through again as new feedback messages. Each raw partition is p
 offset order, and one product's feedback keeps that order per raw partition, so a feedback
 whose raw offset is not above the highest one counted for its raw partition is a replay.
 
-Duplicates are flagged, not counted. The same text from the same author (customer, or the
-channel when the customer is unknown) and source, for the same product, within the longest
-window of the last time it was counted, is a duplicate (a review posted twice, a survey
+Duplicates are flagged, not counted. A feedback id counted within the longest window is the
+same feedback sent again (new raw records, same source id: a connector re-sending a review;
+a second ``make demo``). The same text from the same author (customer, or the channel when
+the customer is unknown) and source, for the same product, within the longest window of the
+last time it was counted, is a duplicate (a review posted twice, a survey
 submitted twice, copy-pasted spam): it adds nothing to the windows and is counted in
 ``duplicate_events``. A text of a few characters (好评, 还行) is common to many customers, so
 without a customer it is not treated as a duplicate.
@@ -92,6 +94,12 @@ def text_fingerprint(feedback: ScoredFeedback) -> str | None:
     author = feedback.customer_ref or f"channel:{feedback.channel}"
     raw = "\x1f".join((feedback.source, author, text)).encode()
     return hashlib.blake2b(raw, digest_size=12).hexdigest()
+
+
+def _id_fingerprint(feedback_id: str) -> str:
+    """A feedback id, hashed short (48 bits: no collision to fear within one product's
+    window) and marked so that it cannot meet a text fingerprint."""
+    return "id:" + hashlib.blake2b(feedback_id.encode(), digest_size=6).hexdigest()
 
 
 @dataclass
@@ -207,13 +215,17 @@ def update_product_windows(
             continue
         origins[origin] = feedback.origin.offset
         t = feedback.event_time.timestamp()
+        # A feedback id seen before is the same feedback sent again (a connector re-sending
+        # a review); a known text from the same author is a duplicate. Neither counts again.
+        keys = [_id_fingerprint(feedback.feedback_id)]
         fingerprint = text_fingerprint(feedback)
         if fingerprint is not None:
-            last = texts.get(fingerprint)
-            if last is not None and abs(t - last) < horizon:
-                result.duplicate_events += 1
-                continue
-            texts[fingerprint] = t
+            keys.append(fingerprint)
+        if any((last := texts.get(key)) is not None and abs(t - last) < horizon for key in keys):
+            result.duplicate_events += 1
+            continue
+        for key in keys:
+            texts[key] = t
         result.alerts.extend(critical_alerts(feedback, rules.critical_rules, now))
         aspects = _aspects_with_ancestors(feedback)
         for size in sizes:
@@ -270,14 +282,17 @@ def critical_alerts(feedback: ScoredFeedback, rules: Iterable[CriticalRule], now
             if feedback.score <= rule.term_max_score.get(category, 1.0)
             and (found := [term for term in terms if term in feedback.text])
         ]
+        # "Strong negative text": the text must say something, and the overall score (text
+        # averaged with the NPS and rating) be low.
         detractor = (
             rule.detractor_max_score is not None
+            and bool(feedback.text)
             and feedback.nps is not None
             and feedback.nps <= _DETRACTOR_MAX
             and feedback.score <= rule.detractor_max_score
         )
         if detractor:
-            reasons.append(f"detractor: NPS {feedback.nps}, text score {feedback.score:.2f}")
+            reasons.append(f"detractor: NPS {feedback.nps}, score {feedback.score:.2f}")
         if not reasons:
             continue
         alerts.append(

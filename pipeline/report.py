@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from clickhouse_driver import Client
 
-__all__ = ["CHANNEL_MIX_SQL", "NEGATIVE_ASPECTS_SQL", "RECENT_ALERTS_SQL", "format_table", "render_report"]
+__all__ = [
+    "CHANNEL_MIX_SQL",
+    "COMPETITOR_GAP_SQL",
+    "NEGATIVE_ASPECTS_SQL",
+    "RECENT_ALERTS_SQL",
+    "competitor_gaps",
+    "format_table",
+    "render_report",
+]
 
 # FINAL collapses rows a replay wrote twice (ReplacingMergeTree), so counts are exact.
 CHANNEL_MIX_SQL = """
@@ -38,6 +46,45 @@ LIMIT %(limit)s
 """
 
 
+# Per top-level aspect and day: the own brand's negative share minus the average of its
+# competitors' negative shares (each competitor weighs the same, however loud), in
+# percentage points; a brand needs min_mentions that day for its share to count.
+COMPETITOR_GAP_SQL = """
+SELECT day, aspect_l1,
+       round(100 * (sumIf(share, brand = %(own)s) - avgIf(share, brand != %(own)s)), 1) AS gap_pp,
+       round(100 * sumIf(share, brand = %(own)s), 1) AS own_pct,
+       round(100 * avgIf(share, brand != %(own)s), 1) AS competitors_pct,
+       sumIf(mentions, brand = %(own)s) AS own_mentions,
+       sumIf(mentions, brand != %(own)s) AS competitor_mentions
+FROM (
+    SELECT toDate(event_time) AS day, aspect_l1, brand, count() AS mentions,
+           avg(polarity = -1) AS share
+    FROM aspect_mentions FINAL
+    WHERE brand IN %(brands)s
+    GROUP BY day, aspect_l1, brand
+    HAVING mentions >= %(min_mentions)s
+)
+GROUP BY day, aspect_l1
+HAVING countIf(brand = %(own)s) = 1 AND countIf(brand != %(own)s) >= 1
+ORDER BY day DESC, gap_pp DESC, aspect_l1
+LIMIT %(limit)s
+"""
+
+
+def competitor_gaps(
+    client: Client, own: str, competitors: Sequence[str], min_mentions: int = 5, limit: int = 20
+) -> list[tuple[Any, ...]]:
+    """Rows of :data:`COMPETITOR_GAP_SQL` for one brand group (a positive gap: the own brand
+    draws more complaints about the aspect than its competitors do on average)."""
+    params = {
+        "own": own,
+        "brands": (own, *competitors),  # a tuple renders as (..), which IN takes on 18.16
+        "min_mentions": min_mentions,
+        "limit": limit,
+    }
+    return list(client.execute(COMPETITOR_GAP_SQL, params))
+
+
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], max_width: int = 40) -> str:
     """A plain-text table; CJK characters count as two columns so columns line up."""
 
@@ -62,8 +109,14 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], max_widt
     return "\n".join([line(list(headers)), line(["-" * w for w in widths]), *map(line, cells)])
 
 
-def render_report(client: Client, limit: int = 10, min_mentions: int = 5) -> str:
-    """Channel mix, the most negative aspects per product with a verbatim, recent alerts."""
+def render_report(
+    client: Client,
+    limit: int = 10,
+    min_mentions: int = 5,
+    brand_groups: Mapping[str, Sequence[str]] | None = None,
+) -> str:
+    """Channel mix, the most negative aspects per product with a verbatim, the competitor
+    gap of each brand group, recent alerts."""
     parts = []
     rows = client.execute(CHANNEL_MIX_SQL)
     total = sum(r[2] for r in rows)
@@ -78,6 +131,14 @@ def render_report(client: Client, limit: int = 10, min_mentions: int = 5) -> str
             ["brand", "product", "aspect", "mentions", "negative", "share", "example (masked)"], rows
         )
     )
+    for own, competitors in (brand_groups or {}).items():
+        rows = competitor_gaps(client, own, competitors, min_mentions, limit)
+        parts.append(
+            f"Competitor gap: {own} vs {', '.join(competitors)} (negative share, percentage points)\n"
+            + format_table(
+                ["day", "aspect", "gap pp", f"{own} %", "competitors %", f"{own} n", "competitors n"], rows
+            )
+        )
     rows = client.execute(RECENT_ALERTS_SQL, {"limit": limit})
     parts.append(
         "Alerts stored in ClickHouse\n"

@@ -72,3 +72,22 @@ def test_settings_read_voc_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = Settings()
     assert settings.topic_namespace == "acme"
     assert "s3cret" not in repr(settings)
+
+
+def test_rules_must_use_the_window_sizes_the_worker_keeps(tmp_path: Path) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_text("version: 1\nrules:\n  - {name: day, metric: mentions, window_seconds: 86400, high: 9}\n")
+    with pytest.raises(ConfigError, match=r"day \(86400 s\).*VOC_WINDOW_SIZES_S is \[60, 3600\]"):
+        load_alert_rules(path, Settings().window_sizes_s)
+    assert load_alert_rules(path, [60, 86400]).rules
+
+
+def test_window_sizes_and_brand_groups_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VOC_WINDOW_SIZES_S", "[60, 86400]")
+    monkeypatch.setenv("VOC_BRAND_GROUPS", '{"云杉": ["北极星", "青禾"]}')
+    settings = Settings()
+    assert settings.window_sizes_s == (60, 86400)
+    assert settings.brand_groups == {"云杉": ("北极星", "青禾")}
+    monkeypatch.setenv("VOC_WINDOW_SIZES_S", "[0]")
+    with pytest.raises(ValueError, match="greater than 0"):
+        Settings()
