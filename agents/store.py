@@ -1,4 +1,4 @@
-"""Sink agents: scored feedback and alerts → ClickHouse, in columnar batches.
+"""Sink agents: scored feedback, alerts and actions → ClickHouse, in columnar batches.
 
 The batch body returns only after ClickHouse acknowledged the insert, so Faust commits the
 offsets of stored rows only (at-least-once; ReplacingMergeTree collapses replays).
@@ -7,28 +7,31 @@ offsets of stored rows only (at-least-once; ReplacingMergeTree collapses replays
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import faust
+from pydantic import BaseModel
 
 from agents._batch import BatchTimer, batches, publish_outcome
 from pipeline.context import WorkerContext
 from pipeline.stages import build_rows, decode_batch
+from schemas.actions import Action
 from schemas.alerts import Alert
 from schemas.feedback import ScoredFeedback
 from sinks.kafka import KafkaPublisher
-from sinks.rows import alert_columns, feedback_columns, mention_columns
+from sinks.rows import action_columns, alert_columns, feedback_columns, mention_columns
 
 __all__ = ["register_store_agents"]
 
 
 def register_store_agents(app: faust.App, ctx: WorkerContext, publisher: KafkaPublisher) -> None:
-    """Add the feedback and alert sink agents to ``app``."""
+    """Add the feedback, alert and action sink agents to ``app``."""
     scored = app.topic(ctx.topics.scored, key_type=bytes, value_type=bytes, value_serializer="raw")
     alerts = app.topic(ctx.topics.alerts, key_type=bytes, value_type=bytes, value_serializer="raw")
+    actions = app.topic(ctx.topics.actions, key_type=bytes, value_type=bytes, value_serializer="raw")
     writer = ctx.writer
     latency = ctx.metrics.feedback_latency
     feedback_tables = {"feedback": feedback_columns, "aspect_mentions": mention_columns}
-    alert_tables = {"alerts": alert_columns}
 
     async def store_feedback(stream: faust.StreamT[bytes]) -> None:
         stage = "store_feedback"
@@ -45,15 +48,23 @@ def register_store_agents(app: faust.App, ctx: WorkerContext, publisher: KafkaPu
             await publish_outcome(publisher, outcome, ctx, stage)
             timer.done()
 
-    async def store_alerts(stream: faust.StreamT[bytes]) -> None:
-        stage = "store_alerts"
-        async for records in batches(stream, ctx, stage):
-            timer = BatchTimer(ctx, stage)
-            decoded, outcome = decode_batch(records, Alert, "sink", ctx.topics.dlq)
-            tables = build_rows(decoded, alert_tables, int(time.time() * 1000), outcome, ctx.topics.dlq)
-            await writer.insert("alerts", tables["alerts"])
-            await publish_outcome(publisher, outcome, ctx, stage)
-            timer.done()
+    def store_messages(model: type[BaseModel], table: str, build: Any, stage: str) -> Any:
+        """An agent that stores one message type into one table (alerts, actions)."""
+
+        async def store(stream: faust.StreamT[bytes]) -> None:
+            async for records in batches(stream, ctx, stage):
+                timer = BatchTimer(ctx, stage)
+                decoded, outcome = decode_batch(records, model, "sink", ctx.topics.dlq)
+                tables = build_rows(decoded, {table: build}, int(time.time() * 1000), outcome, ctx.topics.dlq)
+                await writer.insert(table, tables[table])
+                await publish_outcome(publisher, outcome, ctx, stage)
+                timer.done()
+
+        return store
+
+    store_alerts = store_messages(Alert, "alerts", alert_columns, "store_alerts")
+    store_actions = store_messages(Action, "actions", action_columns, "store_actions")
 
     app.agent(scored, name="store-feedback")(store_feedback)
+    app.agent(actions, name="store-actions")(store_actions)
     app.agent(alerts, name="store-alerts")(store_alerts)

@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     window_sizes_s: tuple[PositiveInt, ...] = Field(default=(60, 3600), min_length=1)
     """Tumbling window sizes (seconds) the worker may keep; every window rule must use one
     of them (checked at start). JSON list in the environment: ``[60, 3600, 86400]``."""
+    action_horizons_h: tuple[PositiveInt, ...] = Field(default=(24, 168), min_length=1)
+    """Hours before and after an action over which ``voc report`` compares its scope."""
     brand_groups: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     """Own brand → its competitors, for the competitor gap in ``voc report``. JSON in the
     environment: ``{"云杉": ["北极星", "青禾"]}``."""

@@ -160,7 +160,15 @@ def report(limit: int) -> None:
     from pipeline.report import render_report
 
     settings = _settings()
-    click.echo(render_report(_clickhouse(settings), limit=limit, brand_groups=settings.brand_groups))
+    client = _clickhouse(settings)
+    click.echo(
+        render_report(
+            client,
+            limit=limit,
+            brand_groups=settings.brand_groups,
+            action_horizons_h=settings.action_horizons_h,
+        )
+    )
 
 
 def _print_topic(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
 from clickhouse_driver import Client
@@ -11,6 +12,7 @@ __all__ = [
     "CHANNEL_MIX_SQL",
     "COMPETITOR_GAP_SQL",
     "NEGATIVE_ASPECTS_SQL",
+    "action_effects",
     "RECENT_ALERTS_SQL",
     "competitor_gaps",
     "format_table",
@@ -85,6 +87,58 @@ def competitor_gaps(
     return list(client.execute(COMPETITOR_GAP_SQL, params))
 
 
+ACTIONS_SQL = """
+SELECT action_id, brand, product, aspect, taken_at, description, target_negative_share
+FROM actions FINAL
+ORDER BY taken_at DESC, action_id
+LIMIT %(limit)s
+"""
+
+# Mentions of an action's scope (sub-aspects included) before and after it was taken.
+ACTION_WINDOW_SQL = """
+SELECT countIf(event_time >= %(before)s AND event_time < %(taken)s) AS before_mentions,
+       countIf(polarity = -1 AND event_time >= %(before)s AND event_time < %(taken)s) AS before_negative,
+       countIf(event_time >= %(taken)s AND event_time < %(after)s) AS after_mentions,
+       countIf(polarity = -1 AND event_time >= %(taken)s AND event_time < %(after)s) AS after_negative
+FROM aspect_mentions FINAL
+WHERE brand = %(brand)s
+  AND (%(product)s = '' OR product_sku = %(product)s)
+  AND (%(aspect)s = '' OR aspect = %(aspect)s OR startsWith(aspect, concat(%(aspect)s, '/')))
+  AND event_time >= %(before)s AND event_time < %(after)s
+"""
+
+
+def action_effects(client: Client, horizons_h: Sequence[int], limit: int = 20) -> list[tuple[Any, ...]]:
+    """Per action and horizon: negative share of its scope over the horizon before and
+    after it, the change in percentage points, and whether the scope is back inside the
+    action's target (``None`` without a target or without mentions after)."""
+    rows: list[tuple[Any, ...]] = []
+    for action_id, brand, product, aspect, taken, description, target in client.execute(
+        ACTIONS_SQL, {"limit": limit}
+    ):
+        for hours in horizons_h:
+            span = timedelta(hours=hours)
+            params = {
+                "brand": brand, "product": product, "aspect": aspect,
+                "before": taken - span, "taken": taken, "after": taken + span,
+            }  # fmt: skip
+            before_n, before_neg, after_n, after_neg = client.execute(ACTION_WINDOW_SQL, params)[0]
+            before = before_neg / before_n if before_n else None
+            after = after_neg / after_n if after_n else None
+            change = round(100 * (after - before), 1) if before is not None and after is not None else None
+            inside = None if target is None or after is None else after <= target
+            scope = "/".join(part for part in (brand, product, aspect) if part)
+            rows.append((
+                action_id, scope, taken, description, f"{hours}h",
+                _share(before, before_n), _share(after, after_n), change, inside,
+            ))  # fmt: skip
+    return rows
+
+
+def _share(share: float | None, mentions: int) -> str:
+    return "-" if share is None else f"{100 * share:.1f}% of {mentions}"
+
+
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], max_width: int = 40) -> str:
     """A plain-text table; CJK characters count as two columns so columns line up."""
 
@@ -114,6 +168,7 @@ def render_report(
     limit: int = 10,
     min_mentions: int = 5,
     brand_groups: Mapping[str, Sequence[str]] | None = None,
+    action_horizons_h: Sequence[int] = (24, 168),
 ) -> str:
     """Channel mix, the most negative aspects per product with a verbatim, the competitor
     gap of each brand group, recent alerts."""
@@ -137,6 +192,15 @@ def render_report(
             f"Competitor gap: {own} vs {', '.join(competitors)} (negative share, percentage points)\n"
             + format_table(
                 ["day", "aspect", "gap pp", f"{own} %", "competitors %", f"{own} n", "competitors n"], rows
+            )
+        )
+    rows = action_effects(client, action_horizons_h, limit)
+    if rows:
+        parts.append(
+            "Actions and their effect (negative share of the scope before → after)\n"
+            + format_table(
+                ["action", "scope", "taken at", "what", "horizon", "before", "after", "change pp", "inside"],
+                rows,
             )
         )
     rows = client.execute(RECENT_ALERTS_SQL, {"limit": limit})

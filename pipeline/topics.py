@@ -29,6 +29,7 @@ class TopicNames:
     feedback: str
     scored: str
     alerts: str
+    actions: str
     dlq: str
 
     @classmethod
@@ -41,6 +42,7 @@ class TopicNames:
             feedback=f"{namespace}.feedback",
             scored=f"{namespace}.feedback.scored",
             alerts=f"{namespace}.alerts",
+            actions=f"{namespace}.actions",
             dlq=f"{namespace}.dlq",
         )
 
@@ -48,7 +50,7 @@ class TopicNames:
         """Every topic, inputs first."""
         return [
             self.reviews_raw, self.chats_raw, self.surveys_raw,
-            self.feedback, self.scored, self.alerts, self.dlq,
+            self.feedback, self.scored, self.alerts, self.actions, self.dlq,
         ]  # fmt: skip
 
 

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from schemas.actions import Action
 from schemas.alerts import Alert
 from schemas.dead_letters import DeadLetterReason
 from schemas.feedback import Feedback, ScoredFeedback
@@ -26,6 +27,7 @@ TOPIC_MESSAGES: dict[str, tuple[type[BaseModel], Literal["validation", "serializ
     "feedback": (Feedback, "serialization", "record value, key brand|product: normalized, masked"),
     "feedback.scored": (ScoredFeedback, "serialization", "record value, key brand|product: with sentiment"),
     "alerts": (Alert, "serialization", "record value, key brand: an alert event"),
+    "actions": (Action, "validation", "record value, key brand: an action taken on a problem"),
     "dlq": (
         DeadLetterReason,
         "validation",

@@ -6,15 +6,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from schemas.actions import Action
 from schemas.alerts import Alert
 from schemas.feedback import ScoredFeedback
 
 __all__ = [
+    "ACTION_COLUMNS",
     "ALERT_COLUMNS",
     "FEEDBACK_COLUMNS",
     "MENTION_COLUMNS",
     "Columns",
     "Stored",
+    "action_columns",
     "alert_columns",
     "feedback_columns",
     "mention_columns",
@@ -42,6 +45,11 @@ ALERT_COLUMNS = (
     "expected", "band_low", "band_high", "mentions", "window_start", "window_end",
     "sample_feedback_ids", "verbatims", "reason", "resolves", "created_at", "routing_key",
     "kafka_topic", "kafka_partition", "kafka_offset", "stored_at_ms",
+)  # fmt: skip
+
+ACTION_COLUMNS = (
+    "action_id", "brand", "product", "aspect", "taken_at", "description", "actor",
+    "target_negative_share", "kafka_topic", "kafka_partition", "kafka_offset", "stored_at_ms",
 )  # fmt: skip
 
 
@@ -107,5 +115,19 @@ def alert_columns(batch: Sequence[Stored[Alert]], stored_at_ms: int) -> Columns:
             item.topic, item.partition, item.offset, stored_at_ms,
         )  # fmt: skip
         for name, value in zip(ALERT_COLUMNS, values, strict=True):
+            cols[name].append(value)
+    return cols
+
+
+def action_columns(batch: Sequence[Stored[Action]], stored_at_ms: int) -> Columns:
+    """One ``actions`` row per action."""
+    cols = _empty(ACTION_COLUMNS)
+    for item in batch:
+        a = item.message
+        values = (
+            a.action_id, a.brand, a.product, a.aspect, a.taken_at, a.description, a.actor,
+            a.target_negative_share, item.topic, item.partition, item.offset, stored_at_ms,
+        )  # fmt: skip
+        for name, value in zip(ACTION_COLUMNS, values, strict=True):
             cols[name].append(value)
     return cols

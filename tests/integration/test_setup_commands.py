@@ -30,10 +30,11 @@ def test_migrate_and_create_topics_are_idempotent(make_stack: Callable[..., Stac
     )
     assert voc(stack, "topics", "create").strip() == "created 0 topics"
     tables = {row[0] for row in stack.query("SHOW TABLES")}
-    assert tables == {"schema_migrations", "feedback", "aspect_mentions", "alerts"}
+    assert tables == {"schema_migrations", "feedback", "aspect_mentions", "alerts", "actions"}
     assert stack.query("SELECT version, name FROM schema_migrations ORDER BY version") == [
         (1, "initial"),
         (2, "alert_details"),
+        (3, "actions"),
     ]
 
 
@@ -45,6 +46,6 @@ def test_migrate_creates_a_new_database(make_stack: Callable[..., Stack]) -> Non
             [sys.executable, "-m", "pipeline.cli", "db", "migrate"], env=admin_env, cwd=REPO_ROOT,
             capture_output=True, text=True, timeout=60, check=True,
         ).stdout  # fmt: skip
-        assert out.strip().endswith("applied 0001_initial, 0002_alert_details")
+        assert out.strip().endswith("applied 0001_initial, 0002_alert_details, 0003_actions")
     finally:
         stack.query(f"DROP DATABASE IF EXISTS `{stack.settings.clickhouse_database}_new`")
