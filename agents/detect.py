@@ -14,10 +14,11 @@ import faust
 
 from agents._batch import BatchTimer, batches, publish_outcome
 from pipeline.context import WorkerContext
-from pipeline.stages import decode_batch, detect_batch
-from pipeline.topics import WINDOWS_TABLE
+from pipeline.stages import DetectOutcome, StageOutcome, decode_batch, detect_batch, detect_brand_batch
+from pipeline.topics import BRAND_WINDOWS_TABLE, WINDOWS_TABLE
 from schemas.dead_letters import Stage
 from schemas.feedback import ScoredFeedback
+from schemas.windows import WindowDelta
 from sinks.kafka import KafkaPublisher, OutgoingRecord
 
 __all__ = ["register_detect_agent"]
@@ -26,40 +27,67 @@ _STAGE: Stage = "detect"
 
 
 def register_detect_agent(app: faust.App, ctx: WorkerContext, publisher: KafkaPublisher) -> None:
-    """Add the windows table and the detect agent to ``app``."""
+    """Add the windows tables and the detect agents to ``app``: per product on the scored
+    topic, per brand (aspects over all products, and channels) on the window deltas the
+    first publishes."""
     topic = app.topic(ctx.topics.scored, key_type=bytes, value_type=bytes, value_serializer="raw")
-    windows: Any = app.Table(
-        WINDOWS_TABLE,
-        default=None,
-        key_type=bytes,
-        partitions=ctx.settings.topic_partitions,
-        use_partitioner=True,
+    deltas_topic = app.topic(
+        ctx.topics.brand_windows, key_type=bytes, value_type=bytes, value_serializer="raw"
+    )
+    # Keyed like their input topics and using the producer's partitioner, so a key's
+    # changelog partition is the partition its records arrive on.
+    windows, brand_windows = (
+        app.Table(
+            name, default=None, key_type=bytes, partitions=ctx.settings.topic_partitions, use_partitioner=True
+        )
+        for name in (WINDOWS_TABLE, BRAND_WINDOWS_TABLE)
     )
     rules = ctx.rules
+
+    async def finish(
+        table: Any, result: DetectOutcome, outcome: StageOutcome, extra: list[OutgoingRecord]
+    ) -> None:
+        for key, state in result.states.items():
+            table[key] = state  # one changelog write per key per batch
+        alerts = [
+            OutgoingRecord(ctx.topics.alerts, a.scope.brand.encode(), a.model_dump_json().encode())
+            for a in result.alerts
+        ]
+        await publish_outcome(publisher, outcome, ctx, _STAGE, extra=alerts + extra)
+        # Changelog writes are buffered by Faust: make them durable before the ack.
+        await app.producer.flush()
+        for alert in result.alerts:
+            ctx.metrics.alerts_emitted.labels(alert.rule, alert.severity).inc()
+        ctx.metrics.late_events.inc(result.late_events)
+        ctx.metrics.replayed_events.inc(result.replayed_events)
+        ctx.metrics.duplicate_events.inc(result.duplicate_events)
+        for (rule, reason), count in result.suppressed.items():
+            ctx.metrics.alerts_suppressed.labels(rule, reason).inc(count)
 
     async def detect(stream: faust.StreamT[bytes]) -> None:
         async for records in batches(stream, ctx, _STAGE):
             timer = BatchTimer(ctx, _STAGE)
             decoded, outcome = decode_batch(records, ScoredFeedback, _STAGE, ctx.topics.dlq)
-            keyed = [(item.message.partition_key.encode(), item.message) for _, item in decoded]
+            keyed = [(item.message.partition_key.encode(), item) for _, item in decoded]
             states = {key: windows.get(key) for key, _ in keyed}
             result = detect_batch(keyed, states, rules, datetime.now(UTC))
-            for key, state in result.states.items():
-                windows[key] = state  # one changelog write per product per batch
-            alerts = [
-                OutgoingRecord(ctx.topics.alerts, a.scope.brand.encode(), a.model_dump_json().encode())
-                for a in result.alerts
+            deltas = [
+                OutgoingRecord(ctx.topics.brand_windows, d.brand.encode(), d.model_dump_json().encode())
+                for d in result.deltas
             ]
-            await publish_outcome(publisher, outcome, ctx, _STAGE, extra=alerts)
-            # Changelog writes are buffered by Faust: make them durable before the ack.
-            await app.producer.flush()
-            for alert in result.alerts:
-                ctx.metrics.alerts_emitted.labels(alert.rule, alert.severity).inc()
-            ctx.metrics.late_events.inc(result.late_events)
-            ctx.metrics.replayed_events.inc(result.replayed_events)
-            ctx.metrics.duplicate_events.inc(result.duplicate_events)
-            for (rule, reason), count in result.suppressed.items():
-                ctx.metrics.alerts_suppressed.labels(rule, reason).inc(count)
+            await finish(windows, result, outcome, deltas)
+            timer.done()
+
+    async def detect_brand(stream: faust.StreamT[bytes]) -> None:
+        stage = "detect_brand"
+        async for records in batches(stream, ctx, stage):
+            timer = BatchTimer(ctx, stage)
+            decoded, outcome = decode_batch(records, WindowDelta, _STAGE, ctx.topics.dlq)
+            deltas = [item.message for _, item in decoded]
+            states = {d.brand.encode(): brand_windows.get(d.brand.encode()) for d in deltas}
+            result = detect_brand_batch(deltas, states, rules, datetime.now(UTC))
+            await finish(brand_windows, result, outcome, [])
             timer.done()
 
     app.agent(topic, name="detect")(detect)
+    app.agent(deltas_topic, name="detect-brand")(detect_brand)

@@ -42,6 +42,7 @@ __all__ = [
     "ThresholdMetric",
     "ThresholdRule",
     "VolumeRule",
+    "WindowLevel",
     "WindowRule",
     "load_alert_rules",
 ]
@@ -58,13 +59,15 @@ class RuleScope(BaseModel):
     brand: str = "*"
     product: str = "*"
     aspect: str = "*"
+    channel: str = "*"
 
-    def matches(self, brand: str, product: str, aspect: str) -> bool:
-        """Whether the scope (brand, product, aspect) is watched by this rule."""
+    def matches(self, brand: str, product: str, aspect: str, channel: str = "") -> bool:
+        """Whether the scope (brand, product, aspect, channel) is watched by this rule."""
         return (
             fnmatchcase(brand, self.brand)
             and fnmatchcase(product, self.product)
             and fnmatchcase(aspect, self.aspect)
+            and fnmatchcase(channel, self.channel)
         )
 
 
@@ -76,7 +79,13 @@ class _Rule(BaseModel):
     scope: RuleScope = RuleScope()
 
 
+WindowLevel = Literal["product", "brand", "channel"]
+
+
 class _WindowRuleBase(_Rule):
+    level: WindowLevel = "product"
+    """Which windows the rule reads: per (brand, product, aspect), per (brand, aspect) over
+    all products, or per (brand, channel) over all feedback of the channel."""
     window_seconds: int = Field(ge=1)
     """The tumbling window the rule reads (one of the window sizes the worker keeps)."""
     min_mentions: int = Field(default=1, ge=1)

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -51,21 +51,28 @@ from config.alert_rules import (
     SpikeRule,
     ThresholdRule,
     VolumeRule,
+    WindowLevel,
     WindowRule,
 )
 from pipeline.stats import binomial_upper_tail, poisson_upper_tail
 from schemas.alerts import Alert, AlertScope
 from schemas.feedback import Polarity, ScoredFeedback
+from schemas.windows import WindowCounts, WindowDelta
 
 __all__ = [
+    "CHANNEL_PREFIX",
     "DetectionResult",
     "alert_id",
     "critical_alerts",
     "text_fingerprint",
+    "update_brand_windows",
     "update_product_windows",
+    "window_delta",
 ]
 
 _MAX_SAMPLES = 5
+# Channel windows are keyed by "@" + channel where aspect windows have an aspect path.
+CHANNEL_PREFIX = "@"
 _VERBATIM_CHARS = 60
 # Without a customer, texts shorter than this are too common to call a repeat a duplicate.
 _ANONYMOUS_DUPLICATE_MIN_CHARS = 10
@@ -113,11 +120,17 @@ class DetectionResult:
     duplicate_events: int = 0
     suppressed: dict[tuple[str, str], int] = field(default_factory=dict)
     """(rule, reason) → alerts not emitted; reason ``cooldown`` or ``hourly_cap``."""
+    brand_windows: dict[str, Window] = field(default_factory=dict)
+    """What the batch's counted feedback add to the brand's aspect and channel windows
+    (product level only; published as a :class:`schemas.windows.WindowDelta`)."""
+    max_event_time: float = 0.0
 
 
 def alert_id(rule: str, scope: AlertScope, window_start: datetime) -> str:
     """Deterministic id: the same rule, scope and window always give the same id."""
     basis = f"{rule}|{scope.brand}|{scope.product}|{scope.aspect}|{int(window_start.timestamp())}"
+    if scope.channel:  # appended only when set, so product and brand ids stay as they were
+        basis += f"|{scope.channel}"
     return hashlib.sha256(basis.encode()).hexdigest()[:32]
 
 
@@ -184,26 +197,19 @@ def update_product_windows(
     rules: AlertRules,
     now: datetime,
 ) -> DetectionResult:
-    """Add ``batch`` (all of one brand and product) to the windows and evaluate ``rules``.
+    """Add ``batch`` (all of one brand and product) to the windows and evaluate the
+    product-level rules.
 
     Returns the new state (``state`` is not modified), the alerts to emit (window alerts at
     most once per rule, scope and window over the life of the state; one critical alert per
-    feedback; ``resolved`` events for alerts whose scope is back inside), and counts of late,
-    replayed, duplicate and suppressed events.
+    feedback; ``resolved`` events for alerts whose scope is back inside), counts of late,
+    replayed, duplicate and suppressed events, and what the counted feedback add to the
+    brand's aspect and channel windows.
     """
     old = state or {}
-    windows: dict[str, Window] = {
-        k: {**v, "alerted": list(v["alerted"]), "samples": list(v["samples"]),
-            "negative_samples": list(v["negative_samples"])}
-        for k, v in old.get("windows", {}).items()
-    }  # fmt: skip
-    watermark: float = old.get("watermark", 0.0)
+    parts = _StateParts.restore(old)
     origins: dict[str, int] = dict(old.get("origins", {}))
     texts: dict[str, float] = dict(old.get("texts", {}))
-    baselines: dict[str, dict[str, Any]] = {k: dict(v) for k, v in old.get("baselines", {}).items()}
-    open_alerts: dict[str, dict[str, Any]] = {k: dict(v) for k, v in old.get("open", {}).items()}
-    cooldown: dict[str, int] = dict(old.get("cooldown", {}))
-    hourly: dict[str, int] = dict(old.get("hourly", {}))
     sizes = rules.window_sizes
     horizon = sizes[-1] if sizes else 0
     result = DetectionResult(state={})
@@ -230,42 +236,186 @@ def update_product_windows(
         aspects = _aspects_with_ancestors(feedback)
         for size in sizes:
             start = int(t // size) * size
-            if start + 2 * size <= watermark:
+            if start + 2 * size <= parts.watermark:
                 result.late_events += 1
                 continue
             for aspect, (polarity, score, evidence) in aspects.items():
                 key = f"{size}|{start}|{aspect}"
-                window = windows.get(key)
-                if window is None:
-                    window = windows[key] = _new_window()
-                _add(window, feedback, polarity, score, evidence)
+                _add(_window(parts.windows, key), feedback, polarity, score, evidence)
+                _add(_window(result.brand_windows, key), feedback, polarity, score, evidence)
                 touched.add(key)
-        watermark = max(watermark, t)
-
-    judge = _Judge(rules, windows, baselines, open_alerts, cooldown, hourly, result, now)
+            channel_key = f"{size}|{start}|{CHANNEL_PREFIX}{feedback.channel}"
+            _add(
+                _window(result.brand_windows, channel_key),
+                feedback,
+                feedback.polarity,
+                feedback.score,
+                feedback.text,
+            )
+        parts.watermark = max(parts.watermark, t)
+        result.max_event_time = max(result.max_event_time, t)
     if batch:
-        brand, product = batch[0].brand, batch[0].product_sku
+        parts.judge(rules, ("product",), touched, batch[0].brand, batch[0].product_sku, result, now)
+    result.state = {
+        **parts.dump(rules),
+        "origins": origins,
+        "texts": {f: t for f, t in texts.items() if t + horizon > parts.watermark},
+    }
+    return result
+
+
+def update_brand_windows(
+    state: ProductState | None, deltas: Sequence[WindowDelta], rules: AlertRules, now: datetime
+) -> DetectionResult:
+    """Merge the window deltas of one brand's products and evaluate the brand-level and
+    channel-level rules (same windows, baselines, suppression and resolution as products).
+
+    A delta whose (source, product) offset is not above the last one merged is a replay
+    (the product detector re-ran a batch after a restart) and is skipped.
+    """
+    old = state or {}
+    parts = _StateParts.restore(old)
+    merged: dict[str, int] = dict(old.get("merged", {}))
+    result = DetectionResult(state={})
+    touched: set[str] = set()
+    for delta in deltas:
+        source = f"{delta.source}|{delta.product}"
+        if delta.offset <= merged.get(source, -1):
+            result.replayed_events += 1
+            continue
+        merged[source] = delta.offset
+        for key, counts in delta.windows.items():
+            size, start, _ = _parse(key)
+            if start + 2 * size <= parts.watermark:
+                result.late_events += 1
+                continue
+            _merge_counts(_window(parts.windows, key), counts)
+            touched.add(key)
+        parts.watermark = max(parts.watermark, delta.max_event_time)
+    if deltas:
+        parts.judge(rules, ("brand", "channel"), touched, deltas[0].brand, "", result, now)
+    result.state = {**parts.dump(rules), "merged": merged}
+    return result
+
+
+@dataclass
+class _StateParts:
+    """The parts of a detector state that products and brands share."""
+
+    watermark: float
+    windows: dict[str, Window]
+    baselines: dict[str, dict[str, Any]]
+    open_alerts: dict[str, dict[str, Any]]
+    cooldown: dict[str, int]
+    hourly: dict[str, int]
+
+    @classmethod
+    def restore(cls, old: ProductState) -> _StateParts:
+        """Copies of the state's parts (the caller's state is never modified)."""
+        return cls(
+            watermark=old.get("watermark", 0.0),
+            windows={k: _copy_window(v) for k, v in old.get("windows", {}).items()},
+            baselines={k: dict(v) for k, v in old.get("baselines", {}).items()},
+            open_alerts={k: dict(v) for k, v in old.get("open", {}).items()},
+            cooldown=dict(old.get("cooldown", {})),
+            hourly=dict(old.get("hourly", {})),
+        )
+
+    def judge(
+        self,
+        rules: AlertRules,
+        levels: tuple[WindowLevel, ...],
+        touched: set[str],
+        brand: str,
+        product: str,
+        result: DetectionResult,
+        now: datetime,
+    ) -> None:
+        """Evaluate the touched windows, then close those the watermark has passed."""
+        judge = _Judge(
+            rules,
+            levels,
+            self.windows,
+            self.baselines,
+            self.open_alerts,
+            self.cooldown,
+            self.hourly,
+            result,
+            now,
+        )
         for key in sorted(touched):
             judge.evaluate(key, brand, product)
         closing = sorted(
-            (k for k in windows if _window_end(k) + _window_size(k) <= watermark), key=_window_start
+            (k for k in self.windows if _window_end(k) + _window_size(k) <= self.watermark), key=_window_start
         )
         for key in closing:
             judge.close(key, brand, product)
         for key in closing:  # after all are judged: an emerging sub-aspect reads its parent
-            del windows[key]
-    first_hour = int(watermark // 3600) * 3600 - 3600
-    result.state = {
-        "watermark": watermark,
-        "origins": origins,
-        "texts": {f: t for f, t in texts.items() if t + horizon > watermark},
-        "windows": windows,
-        "baselines": baselines,
-        "open": open_alerts,
-        "cooldown": {k: s for k, s in cooldown.items() if s + _cooldown_of(rules, k) + horizon > watermark},
-        "hourly": {h: n for h, n in hourly.items() if int(h) >= first_hour},
-    }
-    return result
+            del self.windows[key]
+
+    def dump(self, rules: AlertRules) -> ProductState:
+        """The shared parts as state, with expired cooldowns and hour counts dropped."""
+        horizon = rules.window_sizes[-1] if rules.window_sizes else 0
+        first_hour = int(self.watermark // 3600) * 3600 - 3600
+        return {
+            "watermark": self.watermark,
+            "windows": self.windows,
+            "baselines": self.baselines,
+            "open": self.open_alerts,
+            "cooldown": {
+                k: s
+                for k, s in self.cooldown.items()
+                if s + _cooldown_of(rules, k) + horizon > self.watermark
+            },
+            "hourly": {h: n for h, n in self.hourly.items() if int(h) >= first_hour},
+        }
+
+
+def _copy_window(window: Window) -> Window:
+    lists = {name: list(window[name]) for name in ("alerted", "samples", "negative_samples")}
+    return {**window, **lists}
+
+
+def _window(windows: dict[str, Window], key: str) -> Window:
+    window = windows.get(key)
+    if window is None:
+        window = windows[key] = _new_window()
+    return window
+
+
+_COUNTS = (
+    "mentions", "positive", "neutral", "negative", "score_sum", "rating_sum", "rated",
+    "promoters", "passives", "detractors",
+)  # fmt: skip
+
+
+def _merge_counts(window: Window, counts: WindowCounts) -> None:
+    for name in _COUNTS:
+        window[name] += getattr(counts, name)
+    for name in ("samples", "negative_samples"):
+        room = _MAX_SAMPLES - len(window[name])
+        window[name].extend([list(sample) for sample in getattr(counts, name)[:room]])
+
+
+def window_delta(brand: str, product: str, source: str, offset: int, result: DetectionResult) -> WindowDelta:
+    """The :class:`WindowDelta` a product batch publishes for its brand."""
+    return WindowDelta(
+        brand=brand,
+        product=product,
+        source=source,
+        offset=offset,
+        max_event_time=result.max_event_time,
+        windows={
+            key: WindowCounts.model_validate(
+                {
+                    **{n: w[n] for n in _COUNTS},
+                    "samples": w["samples"],
+                    "negative_samples": w["negative_samples"],
+                }
+            )
+            for key, w in result.brand_windows.items()
+        },
+    )
 
 
 def critical_alerts(feedback: ScoredFeedback, rules: Iterable[CriticalRule], now: datetime) -> list[Alert]:
@@ -348,6 +498,7 @@ class _Judge:
     def __init__(
         self,
         rules: AlertRules,
+        levels: tuple[WindowLevel, ...],
         windows: dict[str, Window],
         baselines: dict[str, dict[str, Any]],
         open_alerts: dict[str, dict[str, Any]],
@@ -357,6 +508,7 @@ class _Judge:
         now: datetime,
     ):
         self.rules = rules
+        self.levels = levels
         self.windows = windows
         self.baselines = baselines
         self.open_alerts = open_alerts
@@ -365,14 +517,24 @@ class _Judge:
         self.result = result
         self.now = now
 
+    def _rules_for(self, brand: str, product: str, aspect: str) -> Iterator[WindowRule]:
+        """The window rules of this detector's levels that watch the scope."""
+        scope = _scope(brand, product, aspect)
+        level = "channel" if scope.channel else ("product" if product else "brand")
+        if level not in self.levels:
+            return
+        for rule in self.rules.window_rules:
+            if rule.level == level and rule.scope.matches(
+                scope.brand, scope.product, scope.aspect, scope.channel
+            ):
+                yield rule
+
     def evaluate(self, key: str, brand: str, product: str) -> None:
         """Fire each rule the window now meets, once per window."""
         size, start, aspect = _parse(key)
         window = self.windows[key]
-        for rule in self.rules.window_rules:
+        for rule in self._rules_for(brand, product, aspect):
             if rule.window_seconds != size or rule.name in window["alerted"]:
-                continue
-            if not rule.scope.matches(brand, product, aspect):
                 continue
             verdict = self._verdict(rule, window, size, start, aspect)
             if verdict is None or not verdict.fires:
@@ -383,8 +545,7 @@ class _Judge:
                 counts = self.result.suppressed
                 counts[(rule.name, reason)] = counts.get((rule.name, reason), 0) + 1
                 continue
-            scope = AlertScope(brand=brand, product=product, aspect=aspect)
-            alert = self._alert(rule, verdict, window, scope, size, start)
+            alert = self._alert(rule, verdict, window, _scope(brand, product, aspect), size, start)
             self.result.alerts.append(alert)
             if rule.resolve_after_windows:
                 self.open_alerts[f"{rule.name}|{aspect}"] = {"alert_id": alert.alert_id, "calm": 0}
@@ -394,7 +555,7 @@ class _Judge:
         alerts of its scope."""
         size, start, aspect = _parse(key)
         window = self.windows[key]
-        for rule in self.rules.window_rules:
+        for rule in self._rules_for(brand, product, aspect):
             tracked = self.open_alerts.get(f"{rule.name}|{aspect}")
             if tracked is None or rule.window_seconds != size:
                 continue
@@ -410,7 +571,7 @@ class _Judge:
                         tracked["alert_id"],
                         verdict,
                         window,
-                        AlertScope(brand=brand, product=product, aspect=aspect),
+                        _scope(brand, product, aspect),
                         size,
                         start,
                     )
@@ -572,8 +733,19 @@ class _Judge:
             "window_start": datetime.fromtimestamp(start, UTC),
             "window_end": datetime.fromtimestamp(start + size, UTC),
             "created_at": self.now,
-            "routing_key": f"{scope.brand}|{scope.product}",
+            "routing_key": "|".join(
+                part
+                for part in (scope.brand, scope.product, scope.channel and CHANNEL_PREFIX + scope.channel)
+                if part
+            ),
         }
+
+
+def _scope(brand: str, product: str, dimension: str) -> AlertScope:
+    """The scope of a window: its dimension is an aspect path or ``@<channel>``."""
+    if dimension.startswith(CHANNEL_PREFIX):
+        return AlertScope(brand=brand, channel=dimension[len(CHANNEL_PREFIX) :])
+    return AlertScope(brand=brand, product=product, aspect=dimension)
 
 
 def _metric_name(rule: WindowRule) -> str:

@@ -17,18 +17,20 @@ from pydantic import BaseModel, ValidationError
 from config.alert_rules import AlertRules
 from pipeline.analysis import Analyzer
 from pipeline.dead_letters import dead_letter, reason_for
-from pipeline.detection import update_product_windows
+from pipeline.detection import DetectionResult, update_brand_windows, update_product_windows, window_delta
 from pipeline.errors import InvalidMessage
 from pipeline.ingest import IngestContext, Ingestor
 from pipeline.records import RawRecord
 from schemas.alerts import Alert
 from schemas.dead_letters import Stage
 from schemas.feedback import Feedback, ScoredFeedback
+from schemas.windows import WindowDelta
 from sinks.kafka import OutgoingRecord
 from sinks.rows import Columns, Stored
 
 __all__ = [
     "DetectOutcome", "StageOutcome", "analyze_batch", "build_rows", "decode_batch", "detect_batch",
+    "detect_brand_batch",
     "ingest_batch",
 ]  # fmt: skip
 
@@ -150,30 +152,57 @@ class DetectOutcome:
     duplicate_events: int = 0
     suppressed: dict[tuple[str, str], int] = field(default_factory=dict)
     """(rule, reason) → alerts raised but not sent."""
+    deltas: list[WindowDelta] = field(default_factory=list)
+    """What each product batch adds to its brand's windows (product level only)."""
+
+    def add(self, key: bytes, result: DetectionResult) -> None:
+        """Take one key's result in."""
+        self.states[key] = result.state
+        self.alerts.extend(result.alerts)
+        self.late_events += result.late_events
+        self.replayed_events += result.replayed_events
+        self.duplicate_events += result.duplicate_events
+        for reason, count in result.suppressed.items():
+            self.suppressed[reason] = self.suppressed.get(reason, 0) + count
 
 
 def detect_batch(
-    batch: Sequence[tuple[bytes, ScoredFeedback]],
+    batch: Sequence[tuple[bytes, Stored[ScoredFeedback]]],
     states: Mapping[bytes, dict[str, Any] | None],
     rules: AlertRules,
     now: datetime,
 ) -> DetectOutcome:
     """Update each product's windows once with all of its feedback in the batch.
 
-    ``batch`` pairs each feedback with its Kafka key (the table key); ``states`` holds the
-    current state of each key present in the batch.
+    ``batch`` pairs each feedback (with the coordinates of its scored record) with its Kafka
+    key (the table key); ``states`` holds the current state of each key in the batch.
     """
-    by_key: dict[bytes, list[ScoredFeedback]] = defaultdict(list)
-    for key, feedback in batch:
-        by_key[key].append(feedback)
+    by_key: dict[bytes, list[Stored[ScoredFeedback]]] = defaultdict(list)
+    for key, item in batch:
+        by_key[key].append(item)
     outcome = DetectOutcome()
     for key, items in by_key.items():
-        result = update_product_windows(states.get(key), items, rules, now)
-        outcome.states[key] = result.state
-        outcome.alerts.extend(result.alerts)
-        outcome.late_events += result.late_events
-        outcome.replayed_events += result.replayed_events
-        outcome.duplicate_events += result.duplicate_events
-        for reason, count in result.suppressed.items():
-            outcome.suppressed[reason] = outcome.suppressed.get(reason, 0) + count
+        result = update_product_windows(states.get(key), [i.message for i in items], rules, now)
+        outcome.add(key, result)
+        if result.brand_windows:
+            last = items[-1]
+            source = f"{last.topic}|{last.partition}"
+            first = items[0].message
+            outcome.deltas.append(window_delta(first.brand, first.product_sku, source, last.offset, result))
+    return outcome
+
+
+def detect_brand_batch(
+    batch: Sequence[WindowDelta],
+    states: Mapping[bytes, dict[str, Any] | None],
+    rules: AlertRules,
+    now: datetime,
+) -> DetectOutcome:
+    """Merge each brand's window deltas once per batch and evaluate brand and channel rules."""
+    by_brand: dict[bytes, list[WindowDelta]] = defaultdict(list)
+    for delta in batch:
+        by_brand[delta.brand.encode()].append(delta)
+    outcome = DetectOutcome()
+    for key, deltas in by_brand.items():
+        outcome.add(key, update_brand_windows(states.get(key), deltas, rules, now))
     return outcome

@@ -11,12 +11,14 @@ from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-__all__ = ["WINDOWS_TABLE", "TopicNames", "ensure_topics"]
+__all__ = ["BRAND_WINDOWS_TABLE", "WINDOWS_TABLE", "TopicNames", "ensure_topics"]
 
 log = logging.getLogger(__name__)
 
 #: Name of the Faust table holding windowed counts; its changelog is ``{app_id}-{name}-changelog``.
 WINDOWS_TABLE = "product-windows"
+#: The Faust table of brand-level and channel-level windows, keyed by brand.
+BRAND_WINDOWS_TABLE = "brand-windows"
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +32,7 @@ class TopicNames:
     scored: str
     alerts: str
     actions: str
+    brand_windows: str
     dlq: str
 
     @classmethod
@@ -43,6 +46,7 @@ class TopicNames:
             scored=f"{namespace}.feedback.scored",
             alerts=f"{namespace}.alerts",
             actions=f"{namespace}.actions",
+            brand_windows=f"{namespace}.windows.brand",
             dlq=f"{namespace}.dlq",
         )
 
@@ -50,13 +54,13 @@ class TopicNames:
         """Every topic, inputs first."""
         return [
             self.reviews_raw, self.chats_raw, self.surveys_raw,
-            self.feedback, self.scored, self.alerts, self.actions, self.dlq,
+            self.feedback, self.scored, self.alerts, self.actions, self.brand_windows, self.dlq,
         ]  # fmt: skip
 
 
-def changelog_topic(app_id: str) -> str:
-    """The changelog topic Faust uses for the windows table of app ``app_id``."""
-    return f"{app_id}-{WINDOWS_TABLE}-changelog"
+def changelog_topic(app_id: str, table: str = WINDOWS_TABLE) -> str:
+    """The changelog topic Faust uses for ``table`` of app ``app_id``."""
+    return f"{app_id}-{table}-changelog"
 
 
 async def ensure_topics(
@@ -68,7 +72,8 @@ async def ensure_topics(
     log, because keyed state assumes the counts match.
     """
     wanted: dict[str, dict[str, str]] = {name: {} for name in topics.all()}
-    wanted[changelog_topic(app_id)] = {"cleanup.policy": "compact"}
+    for table in (WINDOWS_TABLE, BRAND_WINDOWS_TABLE):
+        wanted[changelog_topic(app_id, table)] = {"cleanup.policy": "compact"}
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap.split(","), client_id="voc-admin")
     await admin.start()
     try:

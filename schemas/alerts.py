@@ -21,6 +21,8 @@ class AlertScope(BaseModel):
     brand: str
     product: str = ""
     aspect: str = ""
+    channel: str = ""
+    """Set on channel-level alerts (all feedback of one channel of the brand)."""
 
 
 class Alert(BaseModel):

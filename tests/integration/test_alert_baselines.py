@@ -81,3 +81,42 @@ def test_a_restarted_worker_resumes_with_its_baselines(
     assert spike.window_start == START + timedelta(hours=9)
     assert spike.expected is not None and 0.05 <= spike.expected <= 0.2
     assert spike.observed >= 0.4
+
+
+BRAND_RULES = """version: 1
+rules:
+  - {name: brand_mentions, kind: threshold, level: brand, metric: mentions, window_seconds: 3600,
+     min_mentions: 4, high: 3}
+  - {name: channel_mentions, kind: threshold, level: channel, metric: mentions, window_seconds: 3600,
+     min_mentions: 4, high: 3}
+"""
+
+
+def test_brand_and_channel_windows_run_in_the_worker(
+    make_stack: Callable[..., Stack], tmp_path: Path
+) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(BRAND_RULES)
+    stack = make_stack(alert_rules_path=str(rules))
+    stack.start_worker()
+    # Two products with two 包装/破损 mentions each: only the brand's windows (包装 and
+    # 包装/破损) and the jd channel's reach four.
+    reviews = [
+        orjson.dumps({
+            "review_id": f"B{i}", "platform": "jd", "brand": "云杉", "product": {"sku": f"P{i % 2}"},
+            "text": NEGATIVE, "created_at": START.isoformat(), "customer_id": f"C{i}",
+        })
+        for i in range(4)
+    ]  # fmt: skip
+    stack.produce(stack.topics.reviews_raw, reviews)
+
+    def window_alerts() -> list[Alert]:
+        return [Alert.model_validate_json(r.value) for r in stack.read(stack.topics.alerts)]
+
+    found = stack.wait_until("brand and channel alerts", window_alerts, lambda a: len(a) >= 3, timeout_s=60)
+    scopes = sorted((a.rule, a.scope.product, a.scope.aspect, a.scope.channel, a.mentions) for a in found)
+    assert scopes == [
+        ("brand_mentions", "", "包装", "", 4),
+        ("brand_mentions", "", "包装/破损", "", 4),
+        ("channel_mentions", "", "", "jd", 4),
+    ]

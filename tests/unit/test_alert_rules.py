@@ -15,7 +15,7 @@ from config.alert_rules import (
     ThresholdRule,
     VolumeRule,
 )
-from pipeline.detection import DetectionResult, update_product_windows
+from pipeline.detection import DetectionResult, update_brand_windows, update_product_windows, window_delta
 from schemas.feedback import AspectMention, Origin, Polarity, ScoredFeedback
 from tests.unit.conftest import T0, feedback
 
@@ -199,3 +199,45 @@ def test_threshold_metrics_rating_score_and_nps() -> None:
         ("rating", 1.0),
         ("score", pytest.approx(0.1)),
     ]
+
+
+def test_brand_and_channel_windows_from_product_deltas() -> None:
+    rules = _rules(
+        SpikeRule(name="brand_spike", level="brand", window_seconds=3600, min_mentions=20),
+        ThresholdRule(
+            name="channel_neg", level="channel", metric="negative_share", window_seconds=3600,
+            min_mentions=20, high=0.45,
+        ),
+        SpikeRule(name="product_spike", window_seconds=3600, min_mentions=20),  # level product
+    )  # fmt: skip
+    products = {sku: Stream(rules) for sku in ("P1", "P2")}
+    brand_state: dict[str, Any] | None = None
+    brand_alerts = []
+    offset = 0
+    for hour in range(9):
+        deltas = []
+        for sku, stream in products.items():
+            negative = 8 if hour == 8 else 1  # 15 mentions a product: only the brand has 30
+            batch = [
+                stream.item(hour, "包装", -1 if i < negative else 1, product_sku=sku, channel="tmall")
+                for i in range(15)
+            ]
+            result = stream.feed(batch)
+            offset += 1
+            deltas.append(window_delta("云杉", sku, "scored|0", offset, result))
+        merged = update_brand_windows(brand_state, deltas, rules, NOW)
+        brand_state = merged.state
+        brand_alerts += merged.alerts
+        # A delta sent again (the product detector re-ran its batch) is not merged twice.
+        again = update_brand_windows(brand_state, deltas[:1], rules, NOW)
+        assert again.replayed_events == 1 and again.alerts == []
+    assert all(a.kind != "spike" for s in products.values() for a in s.alerts)  # 15 < 20
+    by_rule = {a.rule: a for a in brand_alerts}
+    assert set(by_rule) == {"brand_spike", "channel_neg"}
+    spike = by_rule["brand_spike"]
+    assert (spike.scope.product, spike.scope.aspect, spike.mentions) == ("", "包装", 30)
+    assert spike.window_start == T0 + timedelta(hours=8) and spike.routing_key == "云杉"
+    channel = by_rule["channel_neg"]
+    assert (channel.scope.channel, channel.scope.aspect) == ("tmall", "")
+    assert channel.observed == pytest.approx(16 / 30, abs=1e-6)
+    assert channel.routing_key == "云杉|@tmall"
