@@ -41,7 +41,7 @@ MENTION_COLUMNS = (
     "taxonomy_version", "kafka_topic", "kafka_partition", "kafka_offset", "stored_at_ms",
 )  # fmt: skip
 ALERT_COLUMNS = (
-    "alert_id", "kind", "rule", "severity", "brand", "product", "aspect", "metric", "observed",
+    "alert_id", "kind", "rule", "severity", "brand", "product", "aspect", "channel", "metric", "observed",
     "expected", "band_low", "band_high", "mentions", "window_start", "window_end",
     "sample_feedback_ids", "verbatims", "reason", "resolves", "created_at", "routing_key",
     "kafka_topic", "kafka_partition", "kafka_offset", "stored_at_ms",
@@ -109,7 +109,7 @@ def alert_columns(batch: Sequence[Stored[Alert]], stored_at_ms: int) -> Columns:
         a = item.message
         values = (
             a.alert_id, a.kind, a.rule, a.severity, a.scope.brand, a.scope.product,
-            a.scope.aspect, a.metric, a.observed, a.expected, a.band_low, a.band_high,
+            a.scope.aspect, a.scope.channel, a.metric, a.observed, a.expected, a.band_low, a.band_high,
             a.mentions, a.window_start, a.window_end, list(a.sample_feedback_ids),
             list(a.verbatims), a.reason, a.resolves or "", a.created_at, a.routing_key,
             item.topic, item.partition, item.offset, stored_at_ms,

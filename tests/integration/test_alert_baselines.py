@@ -120,3 +120,6 @@ def test_brand_and_channel_windows_run_in_the_worker(
         ("brand_mentions", "", "包装/破损", "", 4),
         ("channel_mentions", "", "", "jd", 4),
     ]
+    sql = "SELECT rule, product, aspect, channel FROM alerts ORDER BY aspect"
+    stored = stack.wait_until("3 alert rows", lambda: stack.query(sql), lambda rows: len(rows) >= 3)
+    assert ("channel_mentions", "", "", "jd") in stored

@@ -35,6 +35,7 @@ def test_migrate_and_create_topics_are_idempotent(make_stack: Callable[..., Stac
         (1, "initial"),
         (2, "alert_details"),
         (3, "actions"),
+        (4, "alert_channel"),
     ]
 
 
@@ -46,6 +47,8 @@ def test_migrate_creates_a_new_database(make_stack: Callable[..., Stack]) -> Non
             [sys.executable, "-m", "pipeline.cli", "db", "migrate"], env=admin_env, cwd=REPO_ROOT,
             capture_output=True, text=True, timeout=60, check=True,
         ).stdout  # fmt: skip
-        assert out.strip().endswith("applied 0001_initial, 0002_alert_details, 0003_actions")
+        assert out.strip().endswith(
+            "applied 0001_initial, 0002_alert_details, 0003_actions, 0004_alert_channel"
+        )
     finally:
         stack.query(f"DROP DATABASE IF EXISTS `{stack.settings.clickhouse_database}_new`")
