@@ -519,14 +519,15 @@ class _Judge:
 
     def _rules_for(self, brand: str, product: str, aspect: str) -> Iterator[WindowRule]:
         """The window rules of this detector's levels that watch the scope."""
-        scope = _scope(brand, product, aspect)
-        level = "channel" if scope.channel else ("product" if product else "brand")
+        # Plain strings, not an AlertScope: this runs for every touched window of every batch.
+        channel = aspect[len(CHANNEL_PREFIX) :] if aspect.startswith(CHANNEL_PREFIX) else ""
+        level = "channel" if channel else ("product" if product else "brand")
         if level not in self.levels:
             return
+        if channel:
+            product, aspect = "", ""
         for rule in self.rules.window_rules:
-            if rule.level == level and rule.scope.matches(
-                scope.brand, scope.product, scope.aspect, scope.channel
-            ):
+            if rule.level == level and rule.scope.matches(brand, product, aspect, channel):
                 yield rule
 
     def evaluate(self, key: str, brand: str, product: str) -> None:

@@ -19,6 +19,7 @@ import json
 import math
 import random
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
@@ -347,7 +348,7 @@ def evaluate_alerts(scenario: Scenario, rules: AlertRules) -> dict[str, Any]:
     report["false_alarms"] = len(false_alarms)
     report["stationary_scope_windows"] = stationary
     report["false_alarms_per_1000_scope_windows"] = round(1000 * len(false_alarms) / max(stationary, 1), 3)
-    report["false_alarm_rules"] = _count(a.rule for a in false_alarms)
+    report["false_alarm_rules"] = dict(Counter(a.rule for a in false_alarms))
     report["seconds"] = round(time.perf_counter() - started, 1)
     return report
 
@@ -372,10 +373,3 @@ def _explained(alert: Alert, injection: Injection, window: int) -> bool:
         and alert.scope.aspect.split("/")[0] == top
         and injection.start <= window <= injection.end + _AFTERMATH_WINDOWS
     )
-
-
-def _count(values: Iterator[str] | Any) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for value in values:
-        counts[value] = counts.get(value, 0) + 1
-    return counts
