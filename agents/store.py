@@ -1,13 +1,14 @@
 """Sink agents: scored feedback, alerts and actions → ClickHouse, in columnar batches.
 
 The batch body returns only after ClickHouse acknowledged the insert, so Faust commits the
-offsets of stored rows only (at-least-once; ReplacingMergeTree collapses replays).
+offsets of stored rows only; a batch read again after a crash between insert and commit
+leaves out the rows already stored (sinks.exactly_once), so each message is stored once.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, cast
 
 import faust
 from pydantic import BaseModel
@@ -18,6 +19,7 @@ from pipeline.stages import build_rows, decode_batch
 from schemas.actions import Action
 from schemas.alerts import Alert
 from schemas.feedback import ScoredFeedback
+from sinks.exactly_once import ExactlyOnceInserter
 from sinks.kafka import KafkaPublisher
 from sinks.rows import action_columns, alert_columns, feedback_columns, mention_columns
 
@@ -29,7 +31,14 @@ def register_store_agents(app: faust.App, ctx: WorkerContext, publisher: KafkaPu
     scored = app.topic(ctx.topics.scored, key_type=bytes, value_type=bytes, value_serializer="raw")
     alerts = app.topic(ctx.topics.alerts, key_type=bytes, value_type=bytes, value_serializer="raw")
     actions = app.topic(ctx.topics.actions, key_type=bytes, value_type=bytes, value_serializer="raw")
-    writer = ctx.writer
+    writer = ExactlyOnceInserter(ctx.writer.query, ctx.writer.insert, ctx.metrics)
+
+    async def forget_stored_offsets(sender: Any, *args: Any, **kwargs: Any) -> None:
+        # While this worker did not own a partition, another may have stored more of it.
+        writer.forget()
+
+    app.on_partitions_revoked.connect(cast(Any, forget_stored_offsets))
+    app.on_partitions_assigned.connect(cast(Any, forget_stored_offsets))
     latency = ctx.metrics.feedback_latency
     feedback_tables = {"feedback": feedback_columns, "aspect_mentions": mention_columns}
 

@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     """Most messages one agent processes as a batch (``stream.take``)."""
     batch_max_wait_s: float = Field(default=0.5, gt=0)
     """Longest an agent waits to fill a batch before it processes what it has."""
+    commit_interval_s: float = Field(default=2.8, gt=0)
+    """How often the worker commits the offsets of processed batches (Faust's
+    ``broker_commit_interval``). After a crash, up to this much work is read again: the
+    sinks leave out what ClickHouse already holds, upstream stages publish it again."""
     customer_ref_salt: SecretStr = SecretStr("voc-local-salt")
     """Salt of the one-way hash that turns a customer id into ``customer_ref``."""
     taxonomy_path: Path = _CONFIG_DIR / "taxonomy" / "ecommerce.yaml"

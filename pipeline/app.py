@@ -38,6 +38,7 @@ def create_app(ctx: WorkerContext) -> faust.App:
         # No leader election is used; its extra topic would be one more to pre-create.
         topic_disable_leader=True,
         consumer_auto_offset_reset="earliest",
+        broker_commit_interval=settings.commit_interval_s,
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=settings.session_timeout_s / 4,
         producer_linger=settings.producer_linger_ms / 1000,

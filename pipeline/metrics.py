@@ -34,6 +34,7 @@ class PipelineMetrics:
     insert_seconds: Histogram
     insert_rows: Counter
     insert_failures: Counter
+    rows_already_stored: Counter
     feedback_latency: Histogram
 
     @classmethod
@@ -111,6 +112,12 @@ class PipelineMetrics:
             insert_failures=Counter(
                 "voc_clickhouse_insert_failures",
                 "Failed insert attempts (each is retried).",
+                ["table"],
+                registry=registry,
+            ),
+            rows_already_stored=Counter(
+                "voc_clickhouse_rows_already_stored",
+                "Rows of a replayed batch that ClickHouse already held, not inserted again.",
                 ["table"],
                 registry=registry,
             ),

@@ -89,6 +89,33 @@ class ClickHouseWriter:
             self._disconnect()
             raise
 
+    def _query_blocking(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        if self._client is None:
+            self._client = connect(self._config)
+        try:
+            rows: list[tuple[Any, ...]] = self._client.execute(sql, params)
+        except BaseException:
+            self._disconnect()
+            raise
+        return rows
+
+    async def query(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """Run one read query on the insert thread (so it sees every acknowledged insert).
+
+        Retried like :meth:`insert`: the sink cannot go on without the answer.
+        """
+        if self._executor is None:
+            raise RuntimeError("ClickHouseWriter.query after close()")
+        loop = asyncio.get_running_loop()
+        backoff = _FIRST_BACKOFF_S
+        while True:
+            try:
+                return await loop.run_in_executor(self._executor, self._query_blocking, sql, params)
+            except (ClickHouseError, OSError, EOFError) as exc:
+                log.warning("query failed (%s: %s); retrying in %.1fs", type(exc).__name__, exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self._max_backoff_s)
+
     async def insert(self, table: str, columns: Columns) -> None:
         """Insert one batch into ``table`` (a name from sinks.rows, never user input).
 

@@ -7,60 +7,19 @@ both. Integration tests run it on 18.16; this runs it on the engine chdb embeds.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from types import SimpleNamespace
-from typing import Any
 
 import pytest
-from clickhouse_driver import Client
 
-from config import Settings
 from pipeline import report
-from sinks.migrations import read_migrations
-
-chdb_session = pytest.importorskip("chdb.session")
+from tests.unit.chdb_engine import ChdbClient
 
 T = datetime(2026, 11, 5, 12, 0)
 
 
-def _substitute(sql: str, params: dict[str, Any] | None) -> str:
-    """Render %(name)s parameters exactly as clickhouse-driver does for the real server."""
-    if not params:
-        return sql
-    client = Client("localhost")  # never connects: only its parameter escaping is used
-    client.connection.context.server_info = SimpleNamespace(get_timezone=lambda: "UTC")
-    return str(client.substitute_params(sql, params, client.connection.context))
-
-
-class _ChdbClient:
-    """The slice of clickhouse-driver's Client that pipeline.report uses, on chdb."""
-
-    def __init__(self) -> None:
-        self.session = chdb_session.Session()
-
-    def execute(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
-        frame = self.session.query(_substitute(sql, params), "DataFrame")
-        if frame is None or not len(frame.columns):
-            return []
-        return [tuple(_python(v) for v in row) for row in frame.itertuples(index=False)]
-
-
-def _python(value: Any) -> Any:
-    """pandas and numpy scalars as the plain Python values clickhouse-driver returns."""
-    if hasattr(value, "to_pydatetime"):
-        return value.to_pydatetime()
-    if hasattr(value, "item"):
-        return value.item()
-    return value
-
-
 @pytest.fixture(scope="module")
-def current() -> _ChdbClient:
-    client = _ChdbClient()
-    client.execute("CREATE DATABASE IF NOT EXISTS voc")
-    client.execute("USE voc")
-    for migration in read_migrations(Settings().migrations_dir):
-        for statement in migration.statements:
-            client.execute(statement)
+def current() -> ChdbClient:
+    client = ChdbClient()
+    client.migrate()
     mentions = [
         f"('{brand}-{aspect}-{i}', 'review', 'tmall', '{brand}', '{brand}-1', '', "
         f"'{(T + timedelta(hours=h)).strftime('%Y-%m-%d %H:%M:%S')}', '{aspect}', '{aspect}', '', "
@@ -89,14 +48,14 @@ def current() -> _ChdbClient:
     return client
 
 
-def test_every_migration_applies_on_current_clickhouse(current: _ChdbClient) -> None:
+def test_every_migration_applies_on_current_clickhouse(current: ChdbClient) -> None:
     tables = {row[0] for row in current.execute("SHOW TABLES")}
     assert {"feedback", "aspect_mentions", "alerts", "actions"} <= tables
     columns = {row[0] for row in current.execute("DESCRIBE TABLE alerts")}
     assert {"verbatims", "reason", "resolves", "channel"} <= columns
 
 
-def test_report_queries_run_on_current_clickhouse(current: _ChdbClient) -> None:
+def test_report_queries_run_on_current_clickhouse(current: ChdbClient) -> None:
     assert current.execute(report.CHANNEL_MIX_SQL) == [("review", "tmall", 1, 1.0)]
     negative = current.execute(report.NEGATIVE_ASPECTS_SQL, {"min_mentions": 5, "limit": 5})
     assert negative[0][:5] == ("云杉", "云杉-1", "包装", 20, 7)

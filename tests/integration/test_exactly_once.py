@@ -1,0 +1,128 @@
+"""Exactly-once into ClickHouse: a worker killed (SIGKILL) after its sink stored a batch but
+before the batch's offsets were committed stores nothing twice when it is restarted (issue #5).
+
+Scored feedback is produced straight into the sink's input topic, so every row the second
+worker reads again is one the first already stored: no upstream stage is in the way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from pipeline.context import build_analyzer
+from schemas.feedback import Feedback, Origin
+from tests.integration.conftest import Stack
+
+pytestmark = pytest.mark.integration
+
+COUNT = 3_000
+TEXTS = ["包装破了，东西压坏了", "味道很好，送餐很快", "快递太慢了", "质量不错，价格很便宜", "客服态度很差"]
+START = datetime(2026, 11, 1, 10, tzinfo=UTC)
+
+
+def scored_feedback(stack: Stack) -> tuple[list[bytes], int]:
+    """COUNT scored feedback messages and how many aspect mentions they carry."""
+    analyzer = build_analyzer(stack.settings)
+    values, mentions = [], 0
+    for i in range(COUNT):
+        scored = analyzer.score(
+            Feedback(
+                feedback_id=f"review:jd:E{i}",
+                source="review",
+                channel="jd",
+                brand=f"B{i % 3}",
+                product_sku=f"P{i % 17}",
+                text=TEXTS[i % len(TEXTS)],
+                event_time=START + timedelta(seconds=i),
+                origin=Origin(topic="raw", partition=0, offset=i, timestamp_ms=0),
+            )
+        )
+        values.append(scored.model_dump_json().encode())
+        mentions += len(scored.aspects)
+    return values, mentions
+
+
+async def _committed(bootstrap: str, group: str, topic: str, partitions: int) -> list[int]:
+    """The group's committed offset per partition (0 where none)."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap.split(","), group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        return [await consumer.committed(TopicPartition(topic, p)) or 0 for p in range(partitions)]
+    finally:
+        await consumer.stop()
+
+
+def committed(stack: Stack) -> list[int]:
+    settings = stack.settings
+    return asyncio.run(
+        _committed(settings.kafka_bootstrap, settings.app_id, stack.topics.scored, settings.topic_partitions)
+    )
+
+
+def metric(body: str, name: str) -> float:
+    match = re.search(rf"^{re.escape(name)} (\S+)$", body, re.MULTILINE)
+    return float(match.group(1)) if match else 0.0
+
+
+def wait_for_reads(
+    stack: Stack, worker: subprocess.Popen[bytes], count: int, timeout_s: float
+) -> tuple[int, int]:
+    """Poll the worker's metrics until its feedback sink read ``count`` messages or the time
+    is up; returns messages read and feedback rows left out as already stored."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        body = stack.http_get(worker, "/metrics")[1]
+        reads = int(metric(body, 'voc_messages_in_total{stage="store_feedback"}'))
+        if reads >= count or time.monotonic() > deadline:
+            time.sleep(1)  # the inserts of the last batch read
+            body = stack.http_get(worker, "/metrics")[1]
+            left_out = int(metric(body, 'voc_clickhouse_rows_already_stored_total{table="feedback"}'))
+            return int(metric(body, 'voc_messages_in_total{stage="store_feedback"}')), left_out
+        time.sleep(0.5)
+
+
+def test_worker_killed_between_insert_and_commit_stores_each_message_once(
+    make_stack: Callable[..., Stack],
+) -> None:
+    # Commits every 10 minutes: whatever the first worker stores is not committed.
+    stack = make_stack(commit_interval_s="600", log_level="info")
+    values, mention_count = scored_feedback(stack)
+    first = stack.start_worker("first")
+    stack.produce(stack.topics.scored, values, key_field="product_sku")
+    stack.wait_until(
+        "every message stored",
+        lambda: stack.query("SELECT count() FROM feedback")[0][0],
+        lambda n: n >= COUNT,
+    )
+    stack.stop_worker(first, signal.SIGKILL)
+    assert sum(committed(stack)) < COUNT, "offsets were committed before the kill; the test proves nothing"
+
+    # Every message a restarted worker reads was stored by the first one, so each of its
+    # rows must be left out. On Tansu a worker that reads a backlog right after joining
+    # sometimes stops fetching (README, "Tansu"); a stalled worker is stopped and the next
+    # one reads again from the committed offsets, which is one more replay to survive.
+    for attempt in range(1, 4):
+        uncommitted = COUNT - sum(committed(stack))
+        worker = stack.start_worker(f"restart{attempt}")
+        reads, left_out = wait_for_reads(stack, worker, uncommitted, timeout_s=45)
+        assert left_out == reads, f"restart {attempt} read {reads} stored messages, left out {left_out} rows"
+        stack.stop_worker(worker, signal.SIGTERM)
+        if reads >= uncommitted:
+            break
+    else:
+        pytest.fail(f"three restarted workers stalled; logs in {stack.log_dir}")
+
+    rows, distinct = stack.query("SELECT count(), uniqExact(feedback_id) FROM feedback")[0]
+    assert (rows, distinct) == (COUNT, COUNT)
+    assert stack.query("SELECT count() FROM aspect_mentions")[0][0] == mention_count
