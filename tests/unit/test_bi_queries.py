@@ -1,0 +1,92 @@
+"""docs/bi.md: every documented query parses out of the document and runs on current
+ClickHouse (chdb) against the shipped migrations; the integration test runs them on the
+local 18.16 server on demo data."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pipeline.bi_queries import bi_params, read_bi_queries
+from tests.unit.chdb_engine import ChdbClient
+
+T = datetime(2026, 11, 5, 12, 0)
+
+
+@pytest.fixture(scope="module")
+def current() -> ChdbClient:
+    client = ChdbClient()
+    client.migrate()
+    feedback: dict[str, list[Any]] = {
+        "feedback_id": [f"f{i}" for i in range(12)],
+        "source": ["review"] * 12,
+        "channel": ["tmall"] * 6 + ["jd"] * 6,
+        "brand": ["云杉"] * 7 + ["北极星"] * 5,
+        "product_sku": ["P1"] * 12,
+        "variant": ["红色"] * 6 + ["蓝色"] * 6,
+        "customer_ref": ["c1", "c1", "c1"] + [f"c{i}" for i in range(3, 12)],
+        "event_time": [T + timedelta(minutes=10 * i) for i in range(12)],
+        "text": ["包装破了"] * 12,
+        "polarity": [-1, -1, -1, 1, 1, 0, -1, 1, -1, 1, 1, 1],
+        "score": [0.1] * 12,
+        "rating": [1, 2, 3, 4, 5, 5, 1, 4, 2, 5, 5, 5],
+        "nps": [0, 3, 9, 10, 8, 7, 2, 9, 1, 10, 9, 9],
+    }
+    client.insert("feedback", feedback)
+    mentions: dict[str, list[Any]] = {
+        "feedback_id": feedback["feedback_id"],
+        "brand": feedback["brand"],
+        "product_sku": feedback["product_sku"],
+        "channel": feedback["channel"],
+        "event_time": feedback["event_time"],
+        "aspect": ["包装/破损"] * 6 + ["包装"] * 6,
+        "aspect_l1": ["包装"] * 12,
+        "aspect_l2": ["破损"] * 6 + [""] * 6,
+        "polarity": feedback["polarity"],
+        "score": feedback["score"],
+        "evidence": ["包装破了"] * 12,
+    }
+    client.insert("aspect_mentions", mentions)
+    client.execute(
+        "INSERT INTO actions (action_id, brand, aspect, taken_at, description, target_negative_share) VALUES "
+        "('A1', '云杉', '包装', '2026-11-05 13:00:00', '换供应商', 0.3)"
+    )
+    client.execute(
+        "INSERT INTO alerts (alert_id, kind, rule, severity, brand, window_start, window_end, created_at) "
+        "VALUES ('a1', 'spike', 'r', 'warning', '云杉', '2026-11-05 12:00:00', '2026-11-05 13:00:00', "
+        "'2026-11-05 12:30:00')"
+    )
+    return client
+
+
+def test_the_document_holds_at_least_ten_queries_each_with_a_panel() -> None:
+    queries = read_bi_queries()
+    assert len(queries) >= 10
+    assert [q.number for q in queries] == list(range(1, len(queries) + 1))
+    assert {q.panel for q in queries} <= {"stat", "table", "timeseries", "barchart"}
+    for query in queries:
+        assert query.parameters <= {"brand", "brands", "aspect", "from", "to"}, query.title
+
+
+def test_a_section_without_a_query_is_an_error(tmp_path: Path) -> None:
+    doc = tmp_path / "bi.md"
+    doc.write_text("## 1. Nothing\n<!-- panel: table -->\nno sql here\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="Nothing"):
+        read_bi_queries(doc)
+
+
+def test_every_documented_query_runs_on_current_clickhouse(current: ChdbClient) -> None:
+    params = bi_params("云杉", ["北极星"], "包装", T - timedelta(hours=1), T + timedelta(hours=3))
+    results = {q.number: q.run(current, params) for q in read_bi_queries()}
+    # Headline: 7 feedback of 云杉, 4 negative, ratings sum 21; NPS 0,3,9,10,8,7,2: 2 promoters, 3 detractors.
+    assert results[1] == [(7, 0.571, 3.0, -14.3)]
+    # The one customer with repeated complaints: three feedback, all negative.
+    assert [(r[0], r[1], r[2]) for r in results[11]] == [("c1", 3, 3)]
+    # The action at 13:00: the 12:00 hour has 3 of 6 mentions negative, the 13:00 hour 1 of 1.
+    assert [r[:2] + r[3:] for r in results[12]] == [("A1", "换供应商", 0.3, 6, 0.5, 1, 1.0, 0)]
+    # Competitor gap: 云杉 4 of 7 negative (57.1%), 北极星 1 of 5 (20%).
+    assert [r[:4] for r in results[6]] == [("包装", 57.1, 20.0, 37.1)]
+    assert all(results[n] for n in results), [n for n in results if not results[n]]
