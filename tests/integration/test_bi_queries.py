@@ -3,6 +3,9 @@ ClickHouse 18.16, with checks that each answer is non-empty and makes sense (iss
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -12,6 +15,7 @@ import pytest
 
 from pipeline.bi_queries import bi_params, read_bi_queries
 from pipeline.demo_data import COMPETITORS, INCIDENT_SKU, INCIDENT_START, OWN_BRAND, START, write_demo_files
+from pipeline.html_report import default_scope, render_html_report
 from schemas.actions import Action
 from tests.integration.conftest import Stack
 
@@ -89,12 +93,58 @@ def test_every_documented_query_answers_sensibly_on_the_demo_data(
     assert {row["aspect_l1"] for row in answers[3]} == {"包装"} and any(
         row["aspect_l2"] for row in answers[3]
     )
-    assert all(row["aspect"].startswith("包装") and row["text"] for row in answers[4])
+    assert all(row["aspect"].startswith("包装") and row["evidence"] for row in answers[4])
     for row in answers[6]:
         assert abs(row["gap_pp"] - (row["own_share_pct"] - row["competitor_share_pct"])) < 0.11
     assert all(-100 <= row["nps"] <= 100 for row in answers[7])
     assert abs(sum(row["share_of_feedback"] for row in answers[9]) - 1) < 0.01
     assert {"critical_feedback"} <= {row["kind"] for row in answers[10]}
-    assert all(row["complaints"] >= 2 and row["feedback_count"] >= row["complaints"] for row in answers[11])
+    assert all(row["complaint_count"] >= 2 <= row["feedback_count"] for row in answers[11])
+    assert all(row["feedback_count"] >= row["complaint_count"] for row in answers[11])
     effect = answers[12][0]
     assert effect["action_id"] == "demo-packaging-fix" and effect["mentions_before"] > 0
+
+
+def test_the_html_report_renders_in_headless_chromium(
+    make_stack: Callable[..., Stack], tmp_path: Path
+) -> None:
+    browser = shutil.which("chromium")
+    if browser is None:
+        pytest.fail("Debian's chromium is missing: `make browser` installs it")
+    stack = demo_stack(make_stack, tmp_path)
+    client = stack.client()
+    try:
+        scope = default_scope(client, {OWN_BRAND: COMPETITORS})
+        assert scope is not None and scope.brand == OWN_BRAND
+        page = render_html_report(client, scope)
+    finally:
+        client.disconnect()
+    assert "http://" not in page and "https://" not in page, "the page must not fetch anything"
+    path = tmp_path / "report.html"
+    path.write_text(page, encoding="utf-8")
+    screenshot = tmp_path / "report.png"
+    common = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0"]
+    dom = subprocess.run(
+        [*common, "--dump-dom", path.as_uri()], capture_output=True, text=True, timeout=120, check=True
+    )
+    shot = subprocess.run(
+        [*common, "--window-size=1400,3200", f"--screenshot={screenshot}", path.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    console_errors = [
+        line for line in (dom.stderr + shot.stderr).splitlines() if "CONSOLE" in line or "Uncaught" in line
+    ]
+    assert not console_errors, console_errors
+    # Rendered: the headline, every chart and the tables are in the DOM the browser built.
+    assert dom.stdout.count("<svg") >= 4 and dom.stdout.count("<polyline") >= 2, dom.stdout[:500]
+    for title in ("Negative share per aspect", "NPS trend", "Competitor gap", "Problems ranked by severity"):
+        assert title in dom.stdout
+    assert INCIDENT_SKU in dom.stdout
+    assert screenshot.stat().st_size > 30_000
+    # Kept for a person to look at (the issue asks for a look at the screenshot).
+    keep = Path(os.environ.get("VOC_REPORT_SCREENSHOT_DIR", tmp_path))
+    keep.mkdir(parents=True, exist_ok=True)
+    shutil.copy(screenshot, keep / "report.png")

@@ -44,11 +44,14 @@ class ChdbClient:
     def __init__(self) -> None:
         self.session = chdb_session.Session()
 
-    def execute(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+    def execute(self, sql: str, params: dict[str, Any] | None = None, with_column_types: bool = False) -> Any:
         frame = self.session.query(substitute(sql, params), "DataFrame")
         if frame is None or not len(frame.columns):
-            return []
-        return [tuple(_python(v) for v in row) for row in frame.itertuples(index=False)]
+            return ([], []) if with_column_types else []
+        rows = [tuple(_python(v) for v in row) for row in frame.itertuples(index=False)]
+        if with_column_types:
+            return rows, [(str(name), str(dtype)) for name, dtype in frame.dtypes.items()]
+        return rows
 
     def insert(self, table: str, columns: Columns) -> None:
         """What ``ClickHouseWriter.insert`` does, as a VALUES statement."""

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from pipeline.bi_queries import bi_params, read_bi_queries
+from pipeline.grafana import DASHBOARD_PATH, dashboard, dashboard_json
 from tests.unit.chdb_engine import ChdbClient
 
 T = datetime(2026, 11, 5, 12, 0)
@@ -90,3 +91,26 @@ def test_every_documented_query_runs_on_current_clickhouse(current: ChdbClient) 
     # Competitor gap: 云杉 4 of 7 negative (57.1%), 北极星 1 of 5 (20%).
     assert [r[:4] for r in results[6]] == [("包装", 57.1, 20.0, 37.1)]
     assert all(results[n] for n in results), [n for n in results if not results[n]]
+
+
+def test_the_committed_grafana_dashboard_is_generated_from_the_document() -> None:
+    assert DASHBOARD_PATH.read_text(encoding="utf-8") == dashboard_json(read_bi_queries()), (
+        "deploy/grafana/dashboards/voc.json is stale: run `voc grafana dashboard`"
+    )
+
+
+def test_grafana_panels_run_once_grafana_fills_in_its_variables(current: ChdbClient) -> None:
+    model = dashboard(read_bi_queries())
+    assert {v["name"] for v in model["templating"]["list"]} == {"brand", "competitors", "aspect"}
+    filled = {
+        "${brand}": "云杉",
+        "${competitors:singlequote}": "'北极星'",
+        "${aspect}": "包装",
+        "$__fromTime": "toDateTime('2026-11-05 11:00:00')",
+        "$__toTime": "toDateTime('2026-11-05 15:00:00')",
+    }
+    for panel in model["panels"]:
+        sql = panel["targets"][0]["rawSql"]
+        for variable, value in filled.items():
+            sql = sql.replace(variable, value)
+        assert current.execute(sql), panel["title"]

@@ -37,7 +37,7 @@ class Sink:
         )
 
     async def query(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-        return self.engine.execute(sql, params)
+        return list(self.engine.execute(sql, params))
 
     async def insert(self, table: str, columns: Columns) -> None:
         self.inserted += len(columns["kafka_offset"])
