@@ -103,6 +103,14 @@ def test_every_documented_query_answers_sensibly_on_the_demo_data(
     assert all(row["feedback_count"] >= row["complaint_count"] for row in answers[11])
     effect = answers[12][0]
     assert effect["action_id"] == "demo-packaging-fix" and effect["mentions_before"] > 0
+    # The customer profile view agrees with the state table the dashboard query reads.
+    for row in answers[11][:5]:
+        profile = stack.query(
+            "SELECT feedback_count, complaints FROM customer_experience "
+            "WHERE brand = %(b)s AND customer_ref = %(c)s",
+            {"b": OWN_BRAND, "c": row["customer_ref"]},
+        )
+        assert profile == [(row["feedback_count"], row["complaint_count"])]
 
 
 def test_the_html_report_renders_in_headless_chromium(

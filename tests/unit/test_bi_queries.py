@@ -114,3 +114,14 @@ def test_grafana_panels_run_once_grafana_fills_in_its_variables(current: ChdbCli
         for variable, value in filled.items():
             sql = sql.replace(variable, value)
         assert current.execute(sql), panel["title"]
+
+
+def test_the_customer_profile_view_keeps_the_latest_state(current: ChdbClient) -> None:
+    rows = current.execute(
+        "SELECT feedback_count, complaints, last_feedback_id, last_nps, nps_category, first_seen, last_seen "
+        "FROM customer_experience WHERE customer_ref = 'c1'"
+    )
+    # c1 wrote f0 (NPS 0), f1 (3), f2 (9, latest): three complaints, last answer a promoter's.
+    assert rows == [(3, 3, "f2", 9, "promoter", T, T + timedelta(minutes=20))]
+    c5 = current.execute("SELECT nps_category, last_nps FROM customer_experience WHERE customer_ref = 'c5'")
+    assert c5 == [("passive", 7)]
