@@ -2,7 +2,8 @@
 
 The batch body returns only after ClickHouse acknowledged the insert, so Faust commits the
 offsets of stored rows only; a batch read again after a crash between insert and commit
-leaves out the rows already stored (sinks.exactly_once), so each message is stored once.
+leaves out the rows already stored, and so does feedback that a replayed upstream stage
+published again (sinks.exactly_once), so each feedback is stored once.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pipeline.stages import build_rows, decode_batch
 from schemas.actions import Action
 from schemas.alerts import Alert
 from schemas.feedback import ScoredFeedback
-from sinks.exactly_once import ExactlyOnceInserter
+from sinks.exactly_once import ExactlyOnceInserter, stored_feedback
 from sinks.kafka import KafkaPublisher
 from sinks.rows import action_columns, alert_columns, feedback_columns, mention_columns
 
@@ -47,6 +48,10 @@ def register_store_agents(app: faust.App, ctx: WorkerContext, publisher: KafkaPu
         async for records in batches(stream, ctx, stage):
             timer = BatchTimer(ctx, stage)
             decoded, outcome = decode_batch(records, ScoredFeedback, "sink", ctx.topics.dlq)
+            replayed = await stored_feedback(ctx.writer.query, [item.message for _, item in decoded])
+            if replayed:
+                ctx.metrics.feedback_already_stored.inc(len(replayed))
+                decoded = [d for i, d in enumerate(decoded) if i not in replayed]
             tables = build_rows(decoded, feedback_tables, int(time.time() * 1000), outcome, ctx.topics.dlq)
             # Mentions first: a feedback row is the marker that its whole record is stored.
             await writer.insert("aspect_mentions", tables["aspect_mentions"])

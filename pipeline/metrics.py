@@ -35,6 +35,7 @@ class PipelineMetrics:
     insert_rows: Counter
     insert_failures: Counter
     rows_already_stored: Counter
+    feedback_already_stored: Counter
     feedback_latency: Histogram
 
     @classmethod
@@ -119,6 +120,12 @@ class PipelineMetrics:
                 "voc_clickhouse_rows_already_stored",
                 "Rows of a replayed batch that ClickHouse already held, not inserted again.",
                 ["table"],
+                registry=registry,
+            ),
+            feedback_already_stored=Counter(
+                "voc_feedback_already_stored",
+                "Scored feedback already stored with the same text and model version (a stage "
+                "replayed after a crash, or a source that sent it again): not stored again.",
                 registry=registry,
             ),
             feedback_latency=Histogram(

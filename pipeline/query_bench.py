@@ -24,10 +24,9 @@ from clickhouse_driver import Client
 
 from pipeline.analysis import Analyzer
 from pipeline.bi_queries import BiQuery, bi_params, read_bi_queries
+from pipeline.demo import demo_feedback
 from pipeline.demo_data import COMPETITORS, OWN_BRAND, write_demo_files
-from pipeline.ingest import IngestContext, ingest_chat, ingest_review, ingest_survey
-from pipeline.kafka_io import iter_jsonl_lines
-from pipeline.records import RawRecord
+from pipeline.ingest import IngestContext
 from schemas.feedback import ScoredFeedback
 from sinks.migrations import apply_migrations
 from sinks.rows import FEEDBACK_COLUMNS, MENTION_COLUMNS, Stored, feedback_columns, mention_columns
@@ -54,20 +53,9 @@ class QueryTiming:
 
 def demo_seed(analyzer: Analyzer, ingest: IngestContext) -> list[ScoredFeedback]:
     """The demo data as scored feedback, through the pipeline's own ingest and analysis."""
-    ingestors = {"reviews": ingest_review, "chats": ingest_chat, "surveys": ingest_survey}
-    scored: list[ScoredFeedback] = []
     with tempfile.TemporaryDirectory() as tmp:
         manifest = write_demo_files(Path(tmp))
-        for name, path in manifest.files.items():
-            for offset, line in enumerate(iter_jsonl_lines(path)):
-                record = RawRecord(f"demo.{name}", 0, offset, 0, None, line)
-                try:
-                    feedback = ingestors[name](record, ingest)
-                except Exception:  # noqa: BLE001 - the demo's invalid messages, on purpose
-                    continue
-                if feedback is not None:
-                    scored.append(analyzer.score(feedback))
-    return scored
+        return [analyzer.score(f) for f in demo_feedback(manifest, ingest)]
 
 
 def _copy_sql(table: str, seed: str, columns: tuple[str, ...], copies: int, start: int) -> str:

@@ -13,20 +13,25 @@ them again. Every row carries the Kafka coordinates it was consumed from (``kafk
    dropped from the batch. Checking the id as well as the offset means a recreated topic (offsets
    from 0 again, as after a restart of a broker on memory storage) is not mistaken for a replay.
 
-The guarantee covers the sink's own input. Stages before it that replay after a crash publish
-new messages (new offsets) with the same ids; the tables' ReplacingMergeTree keys collapse those.
+Stages before the sink that are replayed after a crash publish their outputs again, under new
+offsets, and sources send the same feedback again. :func:`stored_feedback` finds both: a
+scored feedback whose row (same sort key, same masked text, same model version) is already
+stored is left out of the batch, so neither the facts nor the rollups count it twice. A
+feedback sent again with another text, or scored again by another model, is stored and
+replaces the earlier row on merge (ReplacingMergeTree).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from pipeline.metrics import PipelineMetrics
+from schemas.feedback import ScoredFeedback
 from sinks.rows import Columns
 
-__all__ = ["ExactlyOnceInserter", "QueryFn", "InsertFn"]
+__all__ = ["ExactlyOnceInserter", "InsertFn", "QueryFn", "stored_feedback"]
 
 log = logging.getLogger(__name__)
 
@@ -121,3 +126,29 @@ class ExactlyOnceInserter:
             pairs = {(int(offset), str(row_id)) for offset, row_id in stored}
             already.update(i for i in indices if (columns["kafka_offset"][i], columns[id_column][i]) in pairs)
         return already
+
+
+# The IN on the table's whole sort key reads only the granules of these rows.
+_STORED_FEEDBACK_SQL = """
+SELECT DISTINCT feedback_id, text, model_version
+FROM feedback
+WHERE (brand, product_sku, event_time, feedback_id) IN %(keys)s
+"""
+
+
+async def stored_feedback(query: QueryFn, batch: Sequence[ScoredFeedback]) -> set[int]:
+    """Indices of ``batch`` to leave out: feedback whose row with the same text and model
+    version ClickHouse holds already, and repeats within the batch after the first (a stage
+    replayed after a crash, or a source that sent the same feedback again)."""
+    if not batch:
+        return set()
+    keys = tuple({(f.brand, f.product_sku, f.event_time, f.feedback_id) for f in batch})
+    rows = await query(_STORED_FEEDBACK_SQL, {"keys": keys})
+    seen = {(str(i), str(t), str(m)) for i, t, m in rows}
+    leave_out: set[int] = set()
+    for index, f in enumerate(batch):
+        record = (f.feedback_id, f.text, f.model_version)
+        if record in seen:
+            leave_out.add(index)
+        seen.add(record)
+    return leave_out

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -51,23 +52,33 @@ def scored_feedback(stack: Stack) -> tuple[list[bytes], int]:
     return values, mentions
 
 
-async def _committed(bootstrap: str, group: str, topic: str, partitions: int) -> list[int]:
-    """The group's committed offset per partition (0 where none)."""
+async def _offsets(bootstrap: str, group: str, topic: str, partitions: int) -> tuple[list[int], list[int]]:
+    """The group's committed offset (0 where none) and the end offset, per partition."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap.split(","), group_id=group, enable_auto_commit=False
     )
     await consumer.start()
     try:
-        return [await consumer.committed(TopicPartition(topic, p)) or 0 for p in range(partitions)]
+        tps = [TopicPartition(topic, p) for p in range(partitions)]
+        ends = await consumer.end_offsets(tps)
+        return [await consumer.committed(tp) or 0 for tp in tps], [ends[tp] for tp in tps]
     finally:
         await consumer.stop()
 
 
-def committed(stack: Stack) -> list[int]:
+def offsets(stack: Stack, topic: str) -> tuple[list[int], list[int]]:
     settings = stack.settings
-    return asyncio.run(
-        _committed(settings.kafka_bootstrap, settings.app_id, stack.topics.scored, settings.topic_partitions)
-    )
+    return asyncio.run(_offsets(settings.kafka_bootstrap, settings.app_id, topic, settings.topic_partitions))
+
+
+def committed(stack: Stack) -> list[int]:
+    return offsets(stack, stack.topics.scored)[0]
+
+
+def uncommitted(stack: Stack, topic: str) -> int:
+    """Records of ``topic`` the group has not committed: what a new worker reads again."""
+    done, ends = offsets(stack, topic)
+    return sum(ends) - sum(done)
 
 
 def metric(body: str, name: str) -> float:
@@ -79,7 +90,7 @@ def wait_for_reads(
     stack: Stack, worker: subprocess.Popen[bytes], count: int, timeout_s: float
 ) -> tuple[int, int]:
     """Poll the worker's metrics until its feedback sink read ``count`` messages or the time
-    is up; returns messages read and feedback rows left out as already stored."""
+    is up; returns messages read and feedback left out as already stored."""
     deadline = time.monotonic() + timeout_s
     while True:
         body = stack.http_get(worker, "/metrics")[1]
@@ -87,9 +98,26 @@ def wait_for_reads(
         if reads >= count or time.monotonic() > deadline:
             time.sleep(1)  # the inserts of the last batch read
             body = stack.http_get(worker, "/metrics")[1]
-            left_out = int(metric(body, 'voc_clickhouse_rows_already_stored_total{table="feedback"}'))
+            left_out = int(metric(body, "voc_feedback_already_stored_total"))
             return int(metric(body, 'voc_messages_in_total{stage="store_feedback"}')), left_out
         time.sleep(0.5)
+
+
+def restart_until_replayed(stack: Stack, topics: list[str]) -> None:
+    """Start workers until one has read again everything the group has not committed on
+    ``topics`` (each record there becomes one scored feedback); every feedback such a
+    worker reads was stored before, so each must be left out. On Tansu a worker that reads a
+    backlog right after joining sometimes stops fetching (README, "Tansu"); a stalled worker
+    is stopped and the next one reads again from the committed offsets."""
+    for attempt in range(1, 4):
+        expected = sum(uncommitted(stack, topic) for topic in topics)
+        worker = stack.start_worker(f"restart{attempt}")
+        reads, left_out = wait_for_reads(stack, worker, expected, timeout_s=60)
+        assert left_out == reads, f"restart {attempt} read {reads} stored feedback, left out {left_out}"
+        stack.stop_worker(worker, signal.SIGTERM)
+        if reads >= expected:
+            return
+    pytest.fail(f"three restarted workers stalled; logs in {stack.log_dir}")
 
 
 def test_worker_killed_between_insert_and_commit_stores_each_message_once(
@@ -108,21 +136,48 @@ def test_worker_killed_between_insert_and_commit_stores_each_message_once(
     stack.stop_worker(first, signal.SIGKILL)
     assert sum(committed(stack)) < COUNT, "offsets were committed before the kill; the test proves nothing"
 
-    # Every message a restarted worker reads was stored by the first one, so each of its
-    # rows must be left out. On Tansu a worker that reads a backlog right after joining
-    # sometimes stops fetching (README, "Tansu"); a stalled worker is stopped and the next
-    # one reads again from the committed offsets, which is one more replay to survive.
-    for attempt in range(1, 4):
-        uncommitted = COUNT - sum(committed(stack))
-        worker = stack.start_worker(f"restart{attempt}")
-        reads, left_out = wait_for_reads(stack, worker, uncommitted, timeout_s=45)
-        assert left_out == reads, f"restart {attempt} read {reads} stored messages, left out {left_out} rows"
-        stack.stop_worker(worker, signal.SIGTERM)
-        if reads >= uncommitted:
-            break
-    else:
-        pytest.fail(f"three restarted workers stalled; logs in {stack.log_dir}")
+    restart_until_replayed(stack, [stack.topics.scored])
 
     rows, distinct = stack.query("SELECT count(), uniqExact(feedback_id) FROM feedback")[0]
     assert (rows, distinct) == (COUNT, COUNT)
     assert stack.query("SELECT count() FROM aspect_mentions")[0][0] == mention_count
+
+
+def test_a_whole_worker_killed_mid_stream_counts_each_feedback_once(make_stack: Callable[..., Stack]) -> None:
+    # Every stage replays what it had not committed: ingest and analysis publish their outputs
+    # again under new offsets, and the sink must still store each feedback once, so that the
+    # rollups do not count it twice.
+    stack = make_stack(commit_interval_s="600", log_level="info")
+    reviews = [
+        orjson.dumps(
+            {
+                "review_id": f"W{i}",
+                "platform": "jd",
+                "brand": f"B{i % 3}",
+                "product": {"sku": f"P{i % 17}"},
+                "rating": 1 + i % 5,
+                "text": TEXTS[i % len(TEXTS)],
+                "created_at": (START + timedelta(seconds=i)).isoformat(),
+                "customer_id": f"C{i}",
+            }
+        )
+        for i in range(COUNT)
+    ]
+    first = stack.start_worker("first")
+    stack.produce(stack.topics.reviews_raw, reviews, key_field="review_id")
+    stack.wait_until(
+        "every feedback stored",
+        lambda: stack.query("SELECT count() FROM feedback")[0][0],
+        lambda n: n >= COUNT,
+    )
+    time.sleep(1)
+    mentions_before = stack.query("SELECT count() FROM aspect_mentions")[0][0]
+    stack.stop_worker(first, signal.SIGKILL)
+    assert uncommitted(stack, stack.topics.reviews_raw) > 0, "raw offsets were committed: nothing to replay"
+
+    restart_until_replayed(stack, [stack.topics.reviews_raw, stack.topics.scored])
+
+    assert stack.query("SELECT count(), uniqExact(feedback_id) FROM feedback")[0] == (COUNT, COUNT)
+    assert stack.query("SELECT count() FROM aspect_mentions")[0][0] == mentions_before
+    assert stack.query("SELECT sum(feedback) FROM feedback_rollup_hour")[0][0] == COUNT
+    assert stack.query("SELECT sum(mentions) FROM aspect_rollup_day")[0][0] == mentions_before

@@ -30,12 +30,19 @@ def test_migrate_and_create_topics_are_idempotent(make_stack: Callable[..., Stac
     )
     assert voc(stack, "topics", "create").strip() == "created 0 topics"
     tables = {row[0] for row in stack.query("SHOW TABLES")}
-    assert tables == {"schema_migrations", "feedback", "aspect_mentions", "alerts", "actions"}
+    rollups = {f"aspect_rollup_{g}" for g in ("minute", "hour", "day")} | {
+        f"feedback_rollup_{g}" for g in ("hour", "day")
+    }
+    profile = {"customer_experience_state", "customer_experience"}
+    views = {f"{t}_mv" for t in (*rollups, "customer_experience_state")}
+    facts = {"schema_migrations", "feedback", "aspect_mentions", "alerts", "actions"}
+    assert tables == facts | rollups | profile | views
     assert stack.query("SELECT version, name FROM schema_migrations ORDER BY version") == [
         (1, "initial"),
         (2, "alert_details"),
         (3, "actions"),
         (4, "alert_channel"),
+        (5, "rollups"),
     ]
 
 
@@ -48,7 +55,7 @@ def test_migrate_creates_a_new_database(make_stack: Callable[..., Stack]) -> Non
             capture_output=True, text=True, timeout=60, check=True,
         ).stdout  # fmt: skip
         assert out.strip().endswith(
-            "applied 0001_initial, 0002_alert_details, 0003_actions, 0004_alert_channel"
+            "applied 0001_initial, 0002_alert_details, 0003_actions, 0004_alert_channel, 0005_rollups"
         )
     finally:
         stack.query(f"DROP DATABASE IF EXISTS `{stack.settings.clickhouse_database}_new`")

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
 
 from pipeline.metrics import PipelineMetrics
-from sinks.exactly_once import ExactlyOnceInserter
-from sinks.rows import Columns
+from schemas.feedback import Origin, ScoredFeedback
+from sinks.exactly_once import ExactlyOnceInserter, stored_feedback
+from sinks.rows import Columns, Stored, feedback_columns
 from tests.unit.chdb_engine import ChdbClient
 
 T = datetime(2026, 11, 5, 12, 0)
@@ -111,3 +112,44 @@ def test_a_batch_spanning_stored_and_new_partitions(engine: ChdbClient) -> None:
     }
     assert Sink(engine).store(mixed) == 2
     assert stored(engine, topic) == (12, 12)
+
+
+def scored(feedback_id: str, origin_offset: int, event_time: datetime = T) -> ScoredFeedback:
+    return ScoredFeedback(
+        feedback_id=feedback_id,
+        source="review",
+        channel="tmall",
+        brand="云杉",
+        product_sku="P1",
+        text="包装破了",
+        event_time=event_time.replace(tzinfo=UTC),
+        origin=Origin(topic="raw", partition=0, offset=origin_offset, timestamp_ms=0),
+        polarity=-1,
+        score=0.1,
+        taxonomy_version="t",
+        model_version="m",
+    )
+
+
+def test_feedback_published_again_by_a_replayed_stage_is_left_out(engine: ChdbClient) -> None:
+    stored_batch = [scored(f"u{i}-{uuid.uuid4().hex}", i, T + timedelta(seconds=i)) for i in range(5)]
+    engine.insert(
+        "feedback", feedback_columns([Stored(f, "scored", 0, i) for i, f in enumerate(stored_batch)], 1)
+    )
+    again = [
+        *stored_batch[3:],  # the replayed stage's outputs: same raw records
+        scored("new-" + uuid.uuid4().hex, 99),  # new
+        stored_batch[0].model_copy(update={"text": "包装破了，已经补发"}),  # edited by its author
+        stored_batch[1].model_copy(update={"model_version": "m2"}),  # scored again by a new model
+        stored_batch[3],  # the same feedback twice in one batch
+        stored_batch[2].model_copy(
+            update={"origin": Origin(topic="raw", partition=0, offset=8, timestamp_ms=0)}
+        ),
+    ]
+
+    async def query(sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        return list(engine.execute(sql, params))
+
+    # Left out: the two replayed ones, the repeat and the one its source sent again unchanged;
+    # kept: the new one, the edited one and the re-scored one (they replace on merge).
+    assert asyncio.run(stored_feedback(query, again)) == {0, 1, 5, 6}

@@ -1,9 +1,9 @@
 -- 0005: rollups for dashboards and the customer profile (issue #5).
 -- Materialized views aggregate every insert into aspect_mentions and feedback, so dashboards
 -- read thousands of rollup rows instead of millions of facts. Rollups count rows as stored:
--- the sinks store each message once (sinks/exactly_once.py); a feedback published twice
--- under one id (a stage replayed after a crash, a source that re-sends) counts twice here,
--- while the fact tables collapse it (ReplacingMergeTree). Each view is created, then its
+-- the sinks store each feedback once, also when a stage replayed after a crash or its source
+-- publishes it again (sinks/exactly_once.py); one sent again with another text, or scored by
+-- another model, counts again here, while the fact tables keep its last version. Each view is created, then its
 -- backfill, and the backfill reads only rows stored before the migration started.
 -- SummingMergeTree sums the value columns of rows with equal keys on merge: read with sum().
 
