@@ -91,16 +91,23 @@ def wait_for_reads(
 ) -> tuple[int, int]:
     """Poll the worker's metrics until its feedback sink read ``count`` messages or the time
     is up; returns messages read and feedback left out as already stored."""
-    deadline = time.monotonic() + timeout_s
-    while True:
+
+    def sample() -> tuple[int, int]:
         body = stack.http_get(worker, "/metrics")[1]
         reads = int(metric(body, 'voc_messages_in_total{stage="store_feedback"}'))
-        if reads >= count or time.monotonic() > deadline:
-            time.sleep(1)  # the inserts of the last batch read
-            body = stack.http_get(worker, "/metrics")[1]
-            left_out = int(metric(body, "voc_feedback_already_stored_total"))
-            return int(metric(body, 'voc_messages_in_total{stage="store_feedback"}')), left_out
+        return reads, int(metric(body, "voc_feedback_already_stored_total"))
+
+    deadline = time.monotonic() + timeout_s
+    reads, left_out = sample()
+    while reads < count and time.monotonic() < deadline:
         time.sleep(0.5)
+        reads, left_out = sample()
+    # A batch is counted as read before the sink has looked it up: let the last ones finish.
+    settle = time.monotonic() + 30
+    while left_out != reads and time.monotonic() < settle:
+        time.sleep(0.5)
+        reads, left_out = sample()
+    return reads, left_out
 
 
 def restart_until_replayed(stack: Stack, topics: list[str]) -> None:
