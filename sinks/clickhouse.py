@@ -77,44 +77,47 @@ class ClickHouseWriter:
             self._client.disconnect()
             self._client = None
 
-    def _insert_blocking(self, table: str, columns: Columns) -> None:
+    def _execute_blocking(self, sql: str, params: Any, columnar: bool) -> Any:
         if self._client is None:
             self._client = connect(self._config)
-        names = ", ".join(columns)
-        data: list[list[Any]] = list(columns.values())
         try:
-            self._client.execute(f"INSERT INTO {table} ({names}) VALUES", data, columnar=True)
+            return self._client.execute(sql, params, columnar=columnar)
         except BaseException:
             # The connection may be half-way through a packet: never reuse it.
             self._disconnect()
             raise
 
-    def _query_blocking(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-        if self._client is None:
-            self._client = connect(self._config)
-        try:
-            rows: list[tuple[Any, ...]] = self._client.execute(sql, params)
-        except BaseException:
-            self._disconnect()
-            raise
-        return rows
+    async def _execute(
+        self, what: str, sql: str, params: Any, columnar: bool, on_failure: Any = None
+    ) -> tuple[Any, float]:
+        """Run on the writer thread; retry ClickHouse and network errors forever with backoff
+        (``on_failure`` is called after each failed attempt); cancellation stops it. Returns
+        the result and the seconds its successful attempt took."""
+        if self._executor is None:
+            raise RuntimeError(f"ClickHouseWriter used after close(): {what}")
+        loop = asyncio.get_running_loop()
+        backoff = _FIRST_BACKOFF_S
+        while True:
+            started = time.perf_counter()
+            try:
+                result = await loop.run_in_executor(
+                    self._executor, self._execute_blocking, sql, params, columnar
+                )
+                return result, time.perf_counter() - started
+            except (ClickHouseError, OSError, EOFError) as exc:
+                if on_failure is not None:
+                    on_failure()
+                log.warning("%s failed (%s: %s); retrying in %.1fs", what, type(exc).__name__, exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self._max_backoff_s)
 
     async def query(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         """Run one read query on the insert thread (so it sees every acknowledged insert).
 
         Retried like :meth:`insert`: the sink cannot go on without the answer.
         """
-        if self._executor is None:
-            raise RuntimeError("ClickHouseWriter.query after close()")
-        loop = asyncio.get_running_loop()
-        backoff = _FIRST_BACKOFF_S
-        while True:
-            try:
-                return await loop.run_in_executor(self._executor, self._query_blocking, sql, params)
-            except (ClickHouseError, OSError, EOFError) as exc:
-                log.warning("query failed (%s: %s); retrying in %.1fs", type(exc).__name__, exc, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, self._max_backoff_s)
+        rows, _ = await self._execute("query", sql, params, columnar=False)
+        return list(rows)
 
     async def insert(self, table: str, columns: Columns) -> None:
         """Insert one batch into ``table`` (a name from sinks.rows, never user input).
@@ -124,27 +127,12 @@ class ClickHouseWriter:
         rows = len(next(iter(columns.values()), []))
         if rows == 0:
             return
-        if self._executor is None:
-            raise RuntimeError("ClickHouseWriter.insert after close()")
-        loop = asyncio.get_running_loop()
-        backoff = _FIRST_BACKOFF_S
-        while True:
-            started = time.perf_counter()
-            try:
-                await loop.run_in_executor(self._executor, self._insert_blocking, table, columns)
-            except (ClickHouseError, OSError, EOFError) as exc:
-                self._metrics.insert_failures.labels(table).inc()
-                log.warning(
-                    "insert of %d rows into %s failed (%s: %s); retrying in %.1fs",
-                    rows,
-                    table,
-                    type(exc).__name__,
-                    exc,
-                    backoff,
-                )
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, self._max_backoff_s)
-                continue
-            self._metrics.insert_seconds.labels(table).observe(time.perf_counter() - started)
-            self._metrics.insert_rows.labels(table).inc(rows)
-            return
+        _, seconds = await self._execute(
+            f"insert of {rows} rows into {table}",
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES",
+            list(columns.values()),
+            columnar=True,
+            on_failure=self._metrics.insert_failures.labels(table).inc,
+        )
+        self._metrics.insert_seconds.labels(table).observe(seconds)
+        self._metrics.insert_rows.labels(table).inc(rows)
