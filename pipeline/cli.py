@@ -273,16 +273,21 @@ def bench_queries(rows: int, repeats: int, database: str, reuse: bool) -> None:
     """Time every query of docs/bi.md on ROWS aspect mentions (demo distribution)."""
     import orjson
 
-    from pipeline.context import build_analyzer
-    from pipeline.ingest import IngestContext
+    from pipeline.context import build_analyzer, ingest_context
     from pipeline.query_bench import run_query_bench
     from pipeline.report import format_table
 
     settings = _settings()
-    ingest = IngestContext(settings.max_message_bytes, settings.customer_ref_salt.get_secret_value().encode())
     client = _clickhouse(settings, with_database=False)
     result = run_query_bench(
-        client, database, settings.migrations_dir, build_analyzer(settings), ingest, rows, repeats, reuse
+        client,
+        database,
+        settings.migrations_dir,
+        build_analyzer(settings),
+        ingest_context(settings),
+        rows,
+        repeats,
+        reuse,
     )
     click.echo(
         format_table(

@@ -17,7 +17,7 @@ from pipeline.tokenize import build_tokenizer
 from pipeline.topics import TopicNames
 from sinks.clickhouse import ClickHouseConfig, ClickHouseWriter
 
-__all__ = ["WorkerContext", "build_analyzer", "clickhouse_config", "load_sentiment_scorer"]
+__all__ = ["WorkerContext", "build_analyzer", "clickhouse_config", "ingest_context", "load_sentiment_scorer"]
 
 
 def load_sentiment_scorer(settings: Settings) -> LinearSentimentModel:
@@ -52,6 +52,14 @@ def clickhouse_config(settings: Settings, with_database: bool = True) -> ClickHo
     )
 
 
+def ingest_context(settings: Settings) -> IngestContext:
+    """What the ingest stage needs from the settings."""
+    return IngestContext(
+        max_message_bytes=settings.max_message_bytes,
+        customer_ref_salt=settings.customer_ref_salt.get_secret_value().encode(),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class WorkerContext:
     """Shared, read-only dependencies of the agents of one worker process."""
@@ -80,9 +88,6 @@ class WorkerContext:
             metrics=metrics,
             analyzer=build_analyzer(settings),
             rules=load_alert_rules(settings.alert_rules_path, settings.window_sizes_s),
-            ingest=IngestContext(
-                max_message_bytes=settings.max_message_bytes,
-                customer_ref_salt=settings.customer_ref_salt.get_secret_value().encode(),
-            ),
+            ingest=ingest_context(settings),
             writer=ClickHouseWriter(clickhouse_config(settings), metrics, settings.sink_retry_max_backoff_s),
         )

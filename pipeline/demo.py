@@ -15,7 +15,7 @@ import orjson
 from clickhouse_driver import Client
 
 from config import Settings
-from pipeline.context import load_sentiment_scorer
+from pipeline.context import ingest_context, load_sentiment_scorer
 from pipeline.demo_data import COMPETITORS, OWN_BRAND, DemoManifest, write_demo_files
 from pipeline.ingest import IngestContext, ingest_chat, ingest_review, ingest_survey
 from pipeline.kafka_io import iter_jsonl_lines, produce_lines, read_topic
@@ -137,8 +137,7 @@ def demo_feedback(manifest: DemoManifest, ingest: IngestContext) -> list[Feedbac
 def _already_stored(client: Client, settings: Settings, manifest: DemoManifest) -> int:
     """Feedback of the demo files that ClickHouse holds already with the same text and model
     version (an earlier demo run): the sink leaves them out, so this run will not store them."""
-    ingest = IngestContext(settings.max_message_bytes, settings.customer_ref_salt.get_secret_value().encode())
-    texts = {f.feedback_id: f.text for f in demo_feedback(manifest, ingest)}
+    texts = {f.feedback_id: f.text for f in demo_feedback(manifest, ingest_context(settings))}
     if not texts:
         return 0
     rows = client.execute(

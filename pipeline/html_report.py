@@ -10,7 +10,7 @@ import html
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pipeline.bi_queries import QueryClient, bi_params, read_bi_queries
@@ -43,9 +43,12 @@ def default_scope(client: QueryClient, brand_groups: Mapping[str, Sequence[str]]
         return None
     brand = next(iter(brand_groups), brand_rows[0][0])
     competitors = tuple(brand_groups.get(brand, ())) or tuple(b for b, _ in brand_rows if b != brand)[:3]
-    latest = client.execute("SELECT max(event_time) FROM feedback WHERE brand = %(b)s", {"b": brand})[0][0]
-    end = datetime.fromtimestamp(math.floor(latest.timestamp() / 3600 + 1) * 3600)
-    start = datetime.fromtimestamp(end.timestamp() - 30 * 86400)
+    # The end of the hour of the latest feedback, from the rollup rather than the facts.
+    latest_hour = client.execute(
+        "SELECT max(period) FROM feedback_rollup_hour WHERE brand = %(b)s", {"b": brand}
+    )[0][0]
+    end = latest_hour + timedelta(hours=1)
+    start = end - timedelta(days=30)
     top = client.execute(
         "SELECT aspect_l1 FROM aspect_rollup_day WHERE brand = %(b)s GROUP BY aspect_l1 "
         "ORDER BY sum(negative) DESC LIMIT 1",

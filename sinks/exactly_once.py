@@ -74,7 +74,7 @@ class ExactlyOnceInserter:
             return 0
         partitions: list[int] = columns["kafka_partition"]
         offsets: list[int] = columns["kafka_offset"]
-        for topic in {t for t in topics}:
+        for topic in set(topics):
             if any((table, topic, p) not in self._highest for p in set(partitions)):
                 await self._learn(table, topic, set(partitions))
         replayed = [
