@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP) ## Create .venv and install the project with its dev tools
 
-up: setup ## Start the local broker (Tansu) and ClickHouse; installs ClickHouse if missing
+up: setup ## Start Apache Kafka (KRaft, from Maven Central jars) and ClickHouse; installs what is missing
 	bash deploy/local/services.sh up
 
 browser: ## Install Debian's chromium if missing (the HTML report test uses it headless)

@@ -42,13 +42,20 @@ async def batches(stream: StreamT[bytes], ctx: WorkerContext, stage: str) -> Asy
     settings = ctx.settings
     # noack_take is on faust's Stream class but missing from its StreamT protocol.
     source = cast("Stream[bytes]", stream)
+    ctx.watchdog.register(stage, cast(Any, source.channel).topics)
     async for events in source.noack_take(settings.batch_max_messages, within=settings.batch_max_wait_s):
         ctx.metrics.messages_in.labels(stage).inc(len(events))
         ctx.metrics.batch_size.labels(stage).observe(len(events))
-        yield [raw_record(cast(EventT[bytes], e)) for e in events]
+        records = [raw_record(cast(EventT[bytes], e)) for e in events]
+        yield records
         # Reached only when the body finished without raising.
         for event in events:
             await source.ack(cast(EventT[bytes], event))
+        last: dict[tuple[str, int], int] = {}
+        for record in records:
+            key = (record.topic, record.partition)
+            last[key] = max(last.get(key, -1), record.offset)
+        ctx.watchdog.finished(stage, last)
 
 
 async def publish_outcome(

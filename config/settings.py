@@ -7,9 +7,9 @@ down; nothing else in the code base reads ``os.environ``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, PositiveInt, SecretStr
+from pydantic import Field, PositiveInt, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["REPO_ROOT", "Settings"]
@@ -33,21 +33,29 @@ class Settings(BaseSettings):
     """Partitions of every topic the pipeline creates; bounds the number of useful workers."""
     topic_replication_factor: int = Field(default=1, ge=1)
     """Replication factor of created topics (1 locally, 3 on a production cluster)."""
-    app_id: str = "voc-pipeline"
-    """Faust application id: the consumer group and the prefix of changelog topics."""
+    app_id: str = ""
+    """Faust application id: the consumer group and the prefix of changelog topics. Derived
+    from the namespace when not set (``{topic_namespace}-pipeline``, so ``voc-pipeline`` by
+    default): two pipelines in two namespaces never share a group or table state."""
     session_timeout_s: float = Field(default=10.0, ge=3.0)
-    """Consumer group session timeout. Tansu completes a group join only after half of it
-    (LOCAL_STACK_NOTES.md), so it also bounds how fast a worker starts locally."""
+    """Consumer group session timeout: how long the group waits for a worker that stopped
+    heartbeating (a SIGKILL) before its partitions move to the others."""
     producer_linger_ms: int = Field(default=5, ge=0)
     """How long the producer waits to fill a batch; a few ms buys much throughput."""
     consumer_fetch_max_wait_ms: int = Field(default=100, ge=1, le=30_000)
     """Longest the broker may hold a fetch with nothing to return (Kafka's fetch.max.wait.ms;
-    Faust's own default is 1500). Apache Kafka answers as soon as data arrives; a broker that
-    waits out the limit (Tansu) adds it to every hop, so critical alerts wait for it."""
+    Faust's own default is 1500). Apache Kafka answers as soon as a record arrives, so this
+    only sets how often an idle consumer asks again."""
 
     # --- Processing ----------------------------------------------------------------------
     max_message_bytes: int = Field(default=65_536, ge=256)
     """Raw input messages larger than this go to the dead-letter topic as ``too_large``."""
+    event_time_max_age_days: int = Field(default=3_650, ge=1, le=20_000)
+    """Feedback whose event time is older than this many days goes to the dead-letter topic
+    as ``out_of_range`` (a broken clock or a default date such as 0001-01-01)."""
+    event_time_max_future_s: int = Field(default=86_400, ge=0)
+    """Feedback whose event time is more than this many seconds ahead of the worker's clock
+    goes to the dead-letter topic as ``out_of_range``."""
     batch_max_messages: int = Field(default=2_000, ge=1)
     """Most messages one agent processes as a batch (``stream.take``)."""
     batch_max_wait_s: float = Field(default=0.5, gt=0)
@@ -87,11 +95,26 @@ class Settings(BaseSettings):
     clickhouse_database: str = "voc"
     migrations_dir: Path = REPO_ROOT / "deploy" / "clickhouse" / "migrations"
     sink_retry_max_backoff_s: float = Field(default=30.0, gt=0)
-    """A failing insert is retried (never dropped) with exponential backoff up to this."""
+    """An insert that fails for a retryable reason (network, server down, too many parts) is
+    retried, never dropped, with exponential backoff up to this. Rows ClickHouse can never
+    take go to the dead-letter topic as ``sink_rejected``."""
 
     # --- Worker --------------------------------------------------------------------------
     web_host: str = "127.0.0.1"
     """Interface of the worker's HTTP endpoint (``/metrics``, ``/livez``)."""
     web_port: int = 6066
     """Port of the worker's HTTP endpoint; give each worker on one machine its own."""
+    stall_timeout_s: float = Field(default=120.0, ge=5.0)
+    """A stage that has input waiting on a partition (lag) and has finished no batch there
+    for this long is stalled: ``/livez`` answers 503 so that a supervisor restarts the
+    worker, and ``voc_partition_stalled`` names the stage and partition. A sink that cannot
+    store (ClickHouse down) stalls too."""
     log_level: str = "info"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derive_app_id(cls, data: Any) -> Any:
+        # The group and the changelogs follow the namespace unless the app id is set.
+        if isinstance(data, dict) and not data.get("app_id"):
+            data = {**data, "app_id": f"{data.get('topic_namespace') or 'voc'}-pipeline"}
+        return data

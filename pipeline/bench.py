@@ -29,10 +29,10 @@ from typing import Any
 import orjson
 
 from config import Settings
-from pipeline.context import clickhouse_config
+from pipeline.context import clickhouse_config, ensure_pipeline_topics
 from pipeline.demo_data import BRANDS, CATEGORIES, REVIEW_SAMPLE
 from pipeline.kafka_io import new_producer, produce_lines, read_topic
-from pipeline.topics import TopicNames, ensure_topics
+from pipeline.topics import TopicNames
 from pipeline.worker_process import start_worker, stop_worker
 from schemas.alerts import Alert
 from sinks.clickhouse import connect
@@ -136,15 +136,7 @@ def run_bench(
         "clickhouse_database": f"voc_bench_{run}",
     })  # fmt: skip
     topics = TopicNames.in_namespace(settings.topic_namespace)
-    asyncio.run(
-        ensure_topics(
-            settings.kafka_bootstrap,
-            topics,
-            settings.app_id,
-            settings.topic_partitions,
-            settings.topic_replication_factor,
-        )
-    )
+    ensure_pipeline_topics(settings)
     admin = connect(clickhouse_config(settings, with_database=False))
     apply_migrations(admin, settings.clickhouse_database, settings.migrations_dir)
     client = connect(clickhouse_config(settings))

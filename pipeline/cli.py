@@ -46,6 +46,8 @@ def main() -> None:
     Settings come from VOC_* environment variables (see config/settings.py).
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # kafka-python logs every connection at INFO.
+    logging.getLogger("kafka").setLevel(logging.WARNING)
 
 
 @main.command()
@@ -61,28 +63,19 @@ def worker(web_port: int | None, create_topics: bool) -> None:
     import faust
 
     from pipeline.app import create_app
-    from pipeline.context import WorkerContext
-    from pipeline.topics import ensure_topics
+    from pipeline.context import WorkerContext, ensure_pipeline_topics
 
     settings = _settings()
     if web_port is not None:
         settings = settings.model_copy(update={"web_port": web_port})
     try:
         ctx = WorkerContext.build(settings)
+        if create_topics:
+            ensure_pipeline_topics(settings)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    if create_topics:
-        loop.run_until_complete(
-            ensure_topics(
-                settings.kafka_bootstrap,
-                ctx.topics,
-                settings.app_id,
-                settings.topic_partitions,
-                settings.topic_replication_factor,
-            )
-        )
     app = create_app(ctx)
     faust.Worker(app, loop=loop, loglevel=settings.log_level).execute_from_commandline()
 
@@ -94,21 +87,47 @@ def topics() -> None:
 
 @topics.command("create")
 def topics_create() -> None:
-    """Create every topic that does not exist yet (idempotent)."""
-    from pipeline.topics import TopicNames, ensure_topics
+    """Create every topic that does not exist yet with VOC_TOPIC_PARTITIONS partitions and
+    its configs, and check the partition counts of those that exist (idempotent)."""
+    from pipeline.context import ensure_pipeline_topics
+
+    try:
+        report = ensure_pipeline_topics(_settings())
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    created = f": {', '.join(report.created)}" if report.created else ""
+    click.echo(f"created {len(report.created)} topics{created}; {len(report.existing)} already existed")
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
+
+
+@main.command()
+@click.option("--group", default=None, help="Consumer group [VOC_APP_ID].")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per partition, one per line.")
+def lag(group: str | None, as_json: bool) -> None:
+    """Committed offset, end offset and lag of the pipeline's consumer group per topic and
+    partition: every topic the workers read, and any other the group has committed on."""
+    import orjson
+
+    from pipeline.kafka_admin import consumer_lag
+    from pipeline.report import format_table
 
     settings = _settings()
+    group_id = group or settings.app_id
     names = TopicNames.in_namespace(settings.topic_namespace)
-    created = asyncio.run(
-        ensure_topics(
-            settings.kafka_bootstrap,
-            names,
-            settings.app_id,
-            settings.topic_partitions,
-            settings.topic_replication_factor,
-        )
-    )
-    click.echo(f"created {len(created)} topics" + (f": {', '.join(created)}" if created else ""))
+    consumed = [names.reviews_raw, names.chats_raw, names.surveys_raw, names.feedback, names.scored]
+    consumed += [names.alerts, names.actions, names.brand_windows]
+    try:
+        lags = consumer_lag(settings.kafka_bootstrap, group_id, consumed)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        for row in lags:
+            click.echo(orjson.dumps(row).decode())
+        return
+    rows = [(r.topic, r.partition, "-" if r.committed is None else r.committed, r.end, r.lag) for r in lags]
+    click.echo(f"group {group_id}: total lag {sum(r.lag for r in lags)}")
+    click.echo(format_table(["topic", "partition", "committed", "end", "lag"], rows, 60))
 
 
 @main.group()
@@ -228,20 +247,15 @@ def dlq(idle_timeout: float) -> None:
 @click.option("--timeout", default=300.0, show_default=True, help="Seconds to wait for the pipeline.")
 def demo(work_dir: Path, timeout: float) -> None:
     """Create topics and tables, run a worker, replay the demo data, print the results."""
+    from pipeline.context import ensure_pipeline_topics
     from pipeline.demo import run_demo
-    from pipeline.topics import TopicNames, ensure_topics
     from sinks.migrations import apply_migrations
 
     settings = _settings()
-    asyncio.run(
-        ensure_topics(
-            settings.kafka_bootstrap,
-            TopicNames.in_namespace(settings.topic_namespace),
-            settings.app_id,
-            settings.topic_partitions,
-            settings.topic_replication_factor,
-        )
-    )
+    try:
+        ensure_pipeline_topics(settings)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
     apply_migrations(
         _clickhouse(settings, with_database=False), settings.clickhouse_database, settings.migrations_dir
     )

@@ -11,13 +11,18 @@ from config import AlertRules, Settings, load_alert_rules, load_taxonomy
 from config.errors import ConfigError
 from pipeline.analysis import Analyzer
 from pipeline.ingest import IngestContext
+from pipeline.kafka_admin import TopicsReport, ensure_topics
 from pipeline.metrics import PipelineMetrics
 from pipeline.sentiment import LinearSentimentModel, SentimentScorer, load_sentiment_model
 from pipeline.tokenize import build_tokenizer
-from pipeline.topics import TopicNames
+from pipeline.topics import TopicNames, topic_specs
+from pipeline.watchdog import ProgressWatchdog
 from sinks.clickhouse import ClickHouseConfig, ClickHouseWriter
 
-__all__ = ["WorkerContext", "build_analyzer", "clickhouse_config", "ingest_context", "load_sentiment_scorer"]
+__all__ = [
+    "WorkerContext", "build_analyzer", "clickhouse_config", "ensure_pipeline_topics", "ingest_context",
+    "load_sentiment_scorer",
+]  # fmt: skip
 
 
 def load_sentiment_scorer(settings: Settings) -> LinearSentimentModel:
@@ -52,6 +57,19 @@ def clickhouse_config(settings: Settings, with_database: bool = True) -> ClickHo
     )
 
 
+def ensure_pipeline_topics(settings: Settings) -> TopicsReport:
+    """Create the pipeline's missing topics and check the existing ones (pipeline.kafka_admin);
+    raises ConfigError when the broker is unreachable or a co-partitioned topic has another
+    partition count."""
+    specs = topic_specs(
+        TopicNames.in_namespace(settings.topic_namespace),
+        settings.app_id,
+        settings.topic_partitions,
+        settings.topic_replication_factor,
+    )
+    return ensure_topics(settings.kafka_bootstrap, specs)
+
+
 def ingest_context(settings: Settings) -> IngestContext:
     """What the ingest stage needs from the settings."""
     return IngestContext(
@@ -72,6 +90,7 @@ class WorkerContext:
     rules: AlertRules
     ingest: IngestContext
     writer: ClickHouseWriter
+    watchdog: ProgressWatchdog
 
     @classmethod
     def build(cls, settings: Settings) -> WorkerContext:
@@ -90,4 +109,5 @@ class WorkerContext:
             rules=load_alert_rules(settings.alert_rules_path, settings.window_sizes_s),
             ingest=ingest_context(settings),
             writer=ClickHouseWriter(clickhouse_config(settings), metrics, settings.sink_retry_max_backoff_s),
+            watchdog=ProgressWatchdog(settings.stall_timeout_s, metrics),
         )

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from pipeline.records import RawRecord
 
@@ -96,24 +96,16 @@ async def read_topic(
 ) -> list[RawRecord]:
     """Every record of ``topic`` from the beginning, in partition then offset order.
 
-    Stops once the end of every partition is reached and nothing new came for
-    ``idle_timeout_s`` (or after ``max_wait_s`` in all).
+    Stops when nothing new came for ``idle_timeout_s`` (or after ``max_wait_s`` in all).
     """
+    # Subscribed without a group: the consumer is given every partition of the topic and,
+    # having no committed offsets, starts each at the earliest record.
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap.split(","), enable_auto_commit=False, auto_offset_reset="earliest"
+        topic, bootstrap_servers=bootstrap.split(","), enable_auto_commit=False, auto_offset_reset="earliest"
     )
     await consumer.start()
     records: list[RawRecord] = []
     try:
-        partitions = consumer.partitions_for_topic(topic)
-        if not partitions:
-            await consumer.force_metadata_update()
-            partitions = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-        if not tps:
-            return []
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
         deadline = time.monotonic() + max_wait_s
         last_seen = time.monotonic()
         while time.monotonic() < deadline:

