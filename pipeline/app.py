@@ -36,13 +36,15 @@ def create_app(ctx: WorkerContext) -> faust.App:
     """
     settings = ctx.settings
     scheme = transport_scheme(settings.consumer_fetch_max_wait_ms)
+    # Tables live in memory (recovered from their changelogs): Faust's data directory holds
+    # nothing to keep, so it goes to the temp dir rather than the worker's working directory.
+    datadir = Path(tempfile.gettempdir()) / "voc-faust"
+    datadir.mkdir(exist_ok=True)
     app = faust.App(
         settings.app_id,
         broker=[f"{scheme}://{host.strip()}" for host in settings.kafka_bootstrap.split(",")],
         store="memory://",
-        # Tables live in memory (recovered from their changelogs): Faust's data directory holds
-        # nothing to keep, so it goes to the temp dir rather than the worker's working dir.
-        datadir=str(Path(tempfile.gettempdir()) / "voc-faust" / settings.app_id),
+        datadir=str(datadir / "{conf.name}"),
         autodiscover=False,
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=settings.topic_replication_factor,

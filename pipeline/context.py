@@ -75,6 +75,8 @@ def ingest_context(settings: Settings) -> IngestContext:
     return IngestContext(
         max_message_bytes=settings.max_message_bytes,
         customer_ref_salt=settings.customer_ref_salt.get_secret_value().encode(),
+        event_time_max_age_s=settings.event_time_max_age_days * 86_400,
+        event_time_max_future_s=settings.event_time_max_future_s,
     )
 
 

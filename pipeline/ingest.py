@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 import orjson
@@ -21,7 +22,10 @@ from pipeline.text import mask_pii, normalize_text
 from schemas.feedback import Feedback, Origin
 from schemas.inputs import ChatMessageIn, ProductRef, ReviewIn, SurveyResponseIn
 
-__all__ = ["IngestContext", "Ingestor", "decode_message", "ingest_chat", "ingest_review", "ingest_survey"]
+__all__ = [
+    "DATETIME_MAX", "DATETIME_MIN", "IngestContext", "Ingestor", "check_event_time", "decode_message",
+    "ingest_chat", "ingest_review", "ingest_survey",
+]  # fmt: skip
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -30,12 +34,43 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 _PART_SEPARATOR = "。"
 
 
+#: What a ClickHouse ``DateTime`` column holds (unsigned 32-bit seconds since the epoch).
+DATETIME_MIN = datetime(1970, 1, 1, tzinfo=UTC)
+DATETIME_MAX = datetime(2106, 2, 7, 6, 28, 15, tzinfo=UTC)
+
+_DAY_S = 86_400
+
+
 @dataclass(frozen=True, slots=True)
 class IngestContext:
     """What ingest needs from the settings."""
 
     max_message_bytes: int
     customer_ref_salt: bytes
+    event_time_max_age_s: int = 3_650 * _DAY_S
+    """Event times older than this (before the batch's ``now``) are out of range."""
+    event_time_max_future_s: int = _DAY_S
+    """Event times further ahead of ``now`` than this are out of range."""
+
+
+def check_event_time(feedback: Feedback, ctx: IngestContext, now: datetime) -> Feedback:
+    """``feedback`` if its event time lies in the accepted window around ``now`` (and in what
+    ClickHouse can store), else InvalidMessage ``out_of_range``.
+
+    A default date (0001-01-01), a clock in the wrong century or a unit mix-up (milliseconds
+    read as seconds) would otherwise fail every insert of its batch, or land in a far-away
+    partition of every table and rollup.
+    """
+    earliest = max(DATETIME_MIN, now - timedelta(seconds=ctx.event_time_max_age_s))
+    latest = min(DATETIME_MAX, now + timedelta(seconds=ctx.event_time_max_future_s))
+    if not earliest <= feedback.event_time <= latest:
+        raise InvalidMessage(
+            "out_of_range",
+            f"event time {feedback.event_time.isoformat()} is outside the accepted window "
+            f"{earliest.isoformat()} .. {latest.isoformat()} "
+            "(VOC_EVENT_TIME_MAX_AGE_DAYS, VOC_EVENT_TIME_MAX_FUTURE_S)",
+        )
+    return feedback
 
 
 def decode_message(record: RawRecord, model: type[ModelT], max_bytes: int) -> ModelT:

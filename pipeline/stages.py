@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -19,7 +19,7 @@ from pipeline.analysis import Analyzer
 from pipeline.dead_letters import dead_letter, reason_for
 from pipeline.detection import DetectionResult, update_brand_windows, update_product_windows, window_delta
 from pipeline.errors import InvalidMessage
-from pipeline.ingest import IngestContext, Ingestor
+from pipeline.ingest import IngestContext, Ingestor, check_event_time
 from pipeline.records import RawRecord
 from schemas.alerts import Alert
 from schemas.dead_letters import Stage
@@ -58,13 +58,22 @@ def _keyed(feedback: Feedback, topic: str) -> OutgoingRecord:
 
 
 def ingest_batch(
-    records: Sequence[RawRecord], ingestor: Ingestor, ctx: IngestContext, out_topic: str, dlq: str
+    records: Sequence[RawRecord],
+    ingestor: Ingestor,
+    ctx: IngestContext,
+    out_topic: str,
+    dlq: str,
+    now: datetime | None = None,
 ) -> StageOutcome:
-    """Raw source records → Feedback on ``out_topic`` keyed by brand|product."""
+    """Raw source records → Feedback on ``out_topic`` keyed by brand|product; event times are
+    checked against the window around ``now`` (the batch's wall clock by default)."""
+    now = now or datetime.now(UTC)
     outcome = StageOutcome()
     for record in records:
         try:
             feedback = ingestor(record, ctx)
+            if feedback is not None:
+                check_event_time(feedback, ctx, now)
         except Exception as exc:  # noqa: BLE001 - whatever fails, the record is kept in the DLQ
             outcome.add_dead(record, "ingest", exc, dlq)
             continue

@@ -74,12 +74,15 @@ class ExactlyOnceInserter:
             return 0
         partitions: list[int] = columns["kafka_partition"]
         offsets: list[int] = columns["kafka_offset"]
+        # A local view: a rebalance may forget() the shared one while this batch awaits.
+        highest: dict[tuple[str, int], int] = {}
         for topic in set(topics):
-            if any((table, topic, p) not in self._highest for p in set(partitions)):
-                await self._learn(table, topic, set(partitions))
-        replayed = [
-            i for i in range(len(topics)) if offsets[i] <= self._highest[(table, topics[i], partitions[i])]
-        ]
+            wanted = {p for t, p in zip(topics, partitions, strict=True) if t == topic}
+            known = {p: self._highest.get((table, topic, p)) for p in wanted}
+            if any(offset is None for offset in known.values()):
+                known = dict(await self._learn(table, topic, wanted))
+            highest.update({(topic, p): offset for p, offset in known.items() if offset is not None})
+        replayed = [i for i in range(len(topics)) if offsets[i] <= highest[(topics[i], partitions[i])]]
         already = await self._already_stored(table, columns, replayed) if replayed else set()
         if already:
             kept = [i for i in range(len(topics)) if i not in already]
@@ -91,19 +94,26 @@ class ExactlyOnceInserter:
             columns["kafka_topic"], columns["kafka_partition"], columns["kafka_offset"], strict=True
         ):
             key = (table, topic, partition)
-            if offset > self._highest[key]:
+            # Only raise what is still known: after a forget() the next batch learns afresh.
+            if key in self._highest and offset > self._highest[key]:
                 self._highest[key] = offset
         return len(already)
 
-    async def _learn(self, table: str, topic: str, partitions: set[int]) -> None:
+    async def _learn(self, table: str, topic: str, partitions: set[int]) -> dict[int, int]:
+        """The highest stored offset of each of ``partitions`` (and of any other partition
+        stored), remembered until the next forget()."""
         rows = await self._query(
             f"SELECT kafka_partition, max(kafka_offset) FROM {table} "
             "WHERE kafka_topic = %(topic)s GROUP BY kafka_partition",
             {"topic": topic},
         )
         stored = {int(p): int(o) for p, o in rows}
-        for partition in partitions | set(stored):
-            self._highest[(table, topic, partition)] = stored.get(partition, _NOTHING_STORED)
+        learned = {
+            partition: stored.get(partition, _NOTHING_STORED) for partition in partitions | set(stored)
+        }
+        for partition, offset in learned.items():
+            self._highest[(table, topic, partition)] = offset
+        return learned
 
     async def _already_stored(self, table: str, columns: Columns, rows: list[int]) -> set[int]:
         """Indices among ``rows`` whose (topic, partition, offset, id) ClickHouse holds."""

@@ -25,7 +25,7 @@ from clickhouse_driver import Client
 
 from config import Settings
 from pipeline.context import clickhouse_config, ensure_pipeline_topics
-from pipeline.kafka_admin import delete_topics
+from pipeline.kafka_admin import consumer_lag, delete_topics
 from pipeline.kafka_io import produce_lines, read_topic
 from pipeline.records import RawRecord
 from pipeline.topics import TopicNames, topic_specs
@@ -108,6 +108,10 @@ class Stack:
 
     def stop_worker(self, proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
         stop_worker(proc, sig)
+
+    def uncommitted(self, *topics: str) -> int:
+        """Records of ``topics`` the group has not committed: what its next worker reads again."""
+        return sum(p.lag for p in consumer_lag(self.settings.kafka_bootstrap, self.settings.app_id, topics))
 
     def produce(self, topic: str, lines: list[bytes], key_field: str | None = None) -> int:
         return asyncio.run(produce_lines(self.settings.kafka_bootstrap, topic, lines, key_field))

@@ -101,6 +101,32 @@ def test_offsets_are_learnt_again_after_a_rebalance(engine: ChdbClient) -> None:
     assert stored(engine, topic) == (40, 40)
 
 
+def test_a_rebalance_while_a_batch_is_being_stored_does_not_crash_the_sink(engine: ChdbClient) -> None:
+    # Regression: forget() ran (partitions assigned) while the sink awaited ClickHouse; the
+    # inserter then looked up the offsets it had just learnt and raised KeyError, which
+    # crashed the store agent for good.
+    topic = f"scored-{uuid.uuid4().hex}"
+    sink = Sink(engine)
+    sink.store(batch(topic, 0, range(0, 10)))
+    sink.inserter.forget()
+    query, insert = sink.query, sink.insert
+
+    async def query_then_rebalance(sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        rows = await query(sql, params)
+        sink.inserter.forget()
+        return rows
+
+    async def insert_then_rebalance(table: str, columns: Columns) -> None:
+        await insert(table, columns)
+        sink.inserter.forget()
+
+    sink.inserter = ExactlyOnceInserter(
+        query_then_rebalance, insert_then_rebalance, PipelineMetrics.create(CollectorRegistry())
+    )
+    assert sink.store(batch(topic, 0, range(5, 20))) == 5
+    assert stored(engine, topic) == (20, 20)
+
+
 def test_a_batch_spanning_stored_and_new_partitions(engine: ChdbClient) -> None:
     topic = f"scored-{uuid.uuid4().hex}"
     Sink(engine).store(batch(topic, 2, range(0, 5)))

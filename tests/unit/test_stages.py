@@ -36,6 +36,34 @@ def test_every_record_ends_in_exactly_one_place(ingest_ctx: IngestContext) -> No
     )  # fmt: skip
 
 
+def test_event_times_outside_the_window_are_out_of_range_dead_letters(ingest_ctx: IngestContext) -> None:
+    # Issue #12: 0001-01-01 blocked the feedback sink forever; 2200-01-01 stored mentions
+    # but never the feedback. Both are dead letters at ingest now, with the window in the reason.
+    now = datetime(2026, 12, 2, tzinfo=UTC)
+    times = [
+        "0001-01-01T00:00:00Z", "2200-01-01T00:00:00Z", "1969-12-31T23:59:59Z", "2016-11-01T00:00:00Z",
+        "2026-12-03T00:00:01Z", "2016-12-04T00:00:00Z", "2026-12-03T00:00:00Z",
+    ]  # fmt: skip
+    records = [record(orjson.dumps({**CHAT, "ts": ts}), offset=i) for i, ts in enumerate(times)]
+    outcome = ingest_batch(records, ingest_chat, ingest_ctx, "t.feedback", "t.dlq", now=now)
+    assert outcome.dead_reasons == ["out_of_range"] * 5
+    assert len(outcome.outputs) == 2  # 3,650 days back and one day ahead are still accepted
+    reason = DeadLetterReason.from_headers(outcome.dead_letters[0].headers or [])
+    assert reason.source_offset == 0 and "0001-01-01" in reason.error_message
+    assert "2016-12-04" in reason.error_message and "2026-12-03" in reason.error_message
+
+
+def test_the_event_time_window_follows_the_settings() -> None:
+    ctx = IngestContext(max_message_bytes=4096, customer_ref_salt=b"s", event_time_max_age_s=3_600,
+                        event_time_max_future_s=0)  # fmt: skip
+    now = datetime(2026, 11, 1, 10, 30, tzinfo=UTC)
+    records = [record(orjson.dumps({**CHAT, "ts": ts})) for ts in
+               ("2026-11-01T09:29:59Z", "2026-11-01T09:30:00Z", "2026-11-01T10:30:01Z")]  # fmt: skip
+    assert ingest_batch(records, ingest_chat, ctx, "t.feedback", "t.dlq", now=now).dead_reasons == [
+        "out_of_range", "out_of_range",
+    ]  # fmt: skip
+
+
 def test_unexpected_exception_is_a_processing_error_dead_letter(ingest_ctx: IngestContext) -> None:
     def broken(*_: object) -> None:
         raise ZeroDivisionError("bug")
