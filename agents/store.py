@@ -3,7 +3,9 @@
 The batch body returns only after ClickHouse acknowledged the insert, so Faust commits the
 offsets of stored rows only; a batch read again after a crash between insert and commit
 leaves out the rows already stored, and so does feedback that a replayed upstream stage
-published again (sinks.exactly_once), so each feedback is stored once.
+published again (sinks.exactly_once), so each feedback is stored once. A record ClickHouse
+can never take goes to the dead-letter topic as ``sink_rejected`` and the rest of its batch
+is stored (sinks.record_store).
 """
 
 from __future__ import annotations
@@ -16,12 +18,16 @@ from pydantic import BaseModel
 
 from agents._batch import BatchTimer, batches, publish_outcome
 from pipeline.context import WorkerContext
-from pipeline.stages import build_rows, decode_batch
+from pipeline.errors import InvalidMessage
+from pipeline.records import RawRecord
+from pipeline.stages import StageOutcome, decode_batch
 from schemas.actions import Action
 from schemas.alerts import Alert
+from schemas.dead_letters import ReasonCode
 from schemas.feedback import ScoredFeedback
 from sinks.exactly_once import ExactlyOnceInserter, stored_feedback
 from sinks.kafka import KafkaPublisher
+from sinks.record_store import RecordStore, Rejection, RowBuilder
 from sinks.rows import action_columns, alert_columns, feedback_columns, mention_columns
 
 __all__ = ["register_store_agents"]
@@ -32,16 +38,28 @@ def register_store_agents(app: faust.App, ctx: WorkerContext, publisher: KafkaPu
     scored = app.topic(ctx.topics.scored, key_type=bytes, value_type=bytes, value_serializer="raw")
     alerts = app.topic(ctx.topics.alerts, key_type=bytes, value_type=bytes, value_serializer="raw")
     actions = app.topic(ctx.topics.actions, key_type=bytes, value_type=bytes, value_serializer="raw")
-    writer = ExactlyOnceInserter(ctx.writer.query, ctx.writer.insert, ctx.metrics)
+    inserter = ExactlyOnceInserter(ctx.writer.query, ctx.writer.insert, ctx.metrics)
 
     async def forget_stored_offsets(sender: Any, *args: Any, **kwargs: Any) -> None:
         # While this worker did not own a partition, another may have stored more of it.
-        writer.forget()
+        inserter.forget()
 
     app.on_partitions_revoked.connect(cast(Any, forget_stored_offsets))
     app.on_partitions_assigned.connect(cast(Any, forget_stored_offsets))
     latency = ctx.metrics.feedback_latency
-    feedback_tables = {"feedback": feedback_columns, "aspect_mentions": mention_columns}
+
+    def record_store(builders: list[tuple[str, RowBuilder[Any]]]) -> RecordStore[Any]:
+        return RecordStore(builders, inserter, ctx.writer.column_types, ctx.metrics)
+
+    def dead_letter_rejected(
+        decoded: list[tuple[RawRecord, Any]], rejected: dict[int, Rejection], outcome: StageOutcome
+    ) -> None:
+        for index, rejection in rejected.items():
+            cause = InvalidMessage(cast(ReasonCode, rejection.reason), rejection.message)
+            outcome.add_dead(decoded[index][0], "sink", cause, ctx.topics.dlq)
+
+    # Mentions first: a feedback row is the marker that its whole record is stored.
+    feedback_store = record_store([("aspect_mentions", mention_columns), ("feedback", feedback_columns)])
 
     async def store_feedback(stream: faust.StreamT[bytes]) -> None:
         stage = "store_feedback"
@@ -52,29 +70,29 @@ def register_store_agents(app: faust.App, ctx: WorkerContext, publisher: KafkaPu
             if replayed:
                 ctx.metrics.feedback_already_stored.inc(len(replayed))
                 decoded = [d for i, d in enumerate(decoded) if i not in replayed]
-            tables = build_rows(decoded, feedback_tables, int(time.time() * 1000), outcome, ctx.topics.dlq)
-            # Mentions first: a feedback row is the marker that its whole record is stored.
-            await writer.insert("aspect_mentions", tables["aspect_mentions"])
-            await writer.insert("feedback", tables["feedback"])
+            rejected = await feedback_store.store([item for _, item in decoded], int(time.time() * 1000))
+            dead_letter_rejected(decoded, rejected, outcome)
             stored_at_ms = int(time.time() * 1000)
-            for _, item in decoded:
-                latency.observe(max(0, stored_at_ms - item.message.origin.timestamp_ms) / 1000)
+            for i, (_, item) in enumerate(decoded):
+                if i not in rejected:
+                    latency.observe(max(0, stored_at_ms - item.message.origin.timestamp_ms) / 1000)
             await publish_outcome(publisher, outcome, ctx, stage)
             timer.done()
 
-    def store_messages(model: type[BaseModel], table: str, build: Any, stage: str) -> Any:
+    def store_messages(model: type[BaseModel], table: str, build: RowBuilder[Any], stage: str) -> Any:
         """An agent that stores one message type into one table (alerts, actions)."""
+        store = record_store([(table, build)])
 
-        async def store(stream: faust.StreamT[bytes]) -> None:
+        async def store_batches(stream: faust.StreamT[bytes]) -> None:
             async for records in batches(stream, ctx, stage):
                 timer = BatchTimer(ctx, stage)
                 decoded, outcome = decode_batch(records, model, "sink", ctx.topics.dlq)
-                tables = build_rows(decoded, {table: build}, int(time.time() * 1000), outcome, ctx.topics.dlq)
-                await writer.insert(table, tables[table])
+                rejected = await store.store([item for _, item in decoded], int(time.time() * 1000))
+                dead_letter_rejected(decoded, rejected, outcome)
                 await publish_outcome(publisher, outcome, ctx, stage)
                 timer.done()
 
-        return store
+        return store_batches
 
     store_alerts = store_messages(Alert, "alerts", alert_columns, "store_alerts")
     store_actions = store_messages(Action, "actions", action_columns, "store_actions")

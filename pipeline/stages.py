@@ -7,7 +7,7 @@ return. Every input record ends up in exactly one of: an output, a dead letter, 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -26,10 +26,10 @@ from schemas.dead_letters import Stage
 from schemas.feedback import Feedback, ScoredFeedback
 from schemas.windows import WindowDelta
 from sinks.kafka import OutgoingRecord
-from sinks.rows import Columns, Stored
+from sinks.rows import Stored
 
 __all__ = [
-    "DetectOutcome", "StageOutcome", "analyze_batch", "build_rows", "decode_batch", "detect_batch",
+    "DetectOutcome", "StageOutcome", "analyze_batch", "decode_batch", "detect_batch",
     "detect_brand_batch",
     "ingest_batch",
 ]  # fmt: skip
@@ -118,36 +118,6 @@ def decode_batch(
             continue
         decoded.append((record, Stored(message, record.topic, record.partition, record.offset)))
     return decoded, outcome
-
-
-RowBuilder = Callable[[Sequence[Stored[ModelT]], int], Columns]
-
-
-def build_rows(
-    decoded: Sequence[tuple[RawRecord, Stored[ModelT]]],
-    builders: Mapping[str, RowBuilder[ModelT]],
-    stored_at_ms: int,
-    outcome: StageOutcome,
-    dlq: str,
-) -> dict[str, Columns]:
-    """Columns per table for the whole batch. If a builder fails, the batch is rebuilt one
-    record at a time and the records that fail go to the dead-letter topic, so one bad
-    record never blocks, or silently drops, the others."""
-    items = [item for _, item in decoded]
-    try:
-        return {table: build(items, stored_at_ms) for table, build in builders.items()}
-    except Exception:  # noqa: BLE001 - isolate the culprit below
-        pass
-    good: list[Stored[ModelT]] = []
-    for record, item in decoded:
-        try:
-            for build in builders.values():
-                build([item], stored_at_ms)
-        except Exception as exc:  # noqa: BLE001
-            outcome.add_dead(record, "sink", exc, dlq)
-            continue
-        good.append(item)
-    return {table: build(good, stored_at_ms) for table, build in builders.items()}
 
 
 @dataclass

@@ -12,6 +12,7 @@ Pure bookkeeping with an injectable clock; the Faust app feeds it (pipeline.app)
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ from dataclasses import dataclass
 from pipeline.metrics import PipelineMetrics
 
 __all__ = ["ProgressWatchdog", "Stall", "TopicPartitionKey"]
+
+log = logging.getLogger(__name__)
 
 TopicPartitionKey = tuple[str, int]
 """(topic, partition)."""
@@ -140,6 +143,13 @@ class ProgressWatchdog:
             self._metrics.partition_stalled.labels(*labels).set(1 if stalled else 0)
             if stalled:
                 stalls.append(Stall(stage, topic, partition, lag, idle_s))
+        known = {(s.stage, s.topic, s.partition) for s in self._stalls}
+        for stall in stalls:
+            if (stall.stage, stall.topic, stall.partition) not in known:
+                log.warning(
+                    "stage %s stalled on %s[%d]: %d records waiting, no batch finished for %.0f s",
+                    stall.stage, stall.topic, stall.partition, stall.lag, stall.idle_s,
+                )  # fmt: skip
         self._stalls = stalls
         return stalls
 

@@ -1,14 +1,18 @@
-"""Columnar batch inserts into ClickHouse, off the event loop, retried until they succeed.
+"""Columnar batch inserts into ClickHouse, off the event loop.
 
 clickhouse-driver is synchronous: every call runs in one dedicated thread that owns the
-Client. A failed insert is retried with exponential backoff and never dropped: the caller
-(a Faust batch body) waits, which is backpressure, and its offsets are not committed.
+Client. A failure is either *retryable* (network, server down, too many parts, a table not
+migrated yet, anything unknown) and retried with exponential backoff, never dropped: the
+caller (a Faust batch body) waits, which is backpressure, and its offsets are not committed;
+or *permanent* (the data itself: a type or range error, a value the server cannot parse),
+which raises :class:`BatchRejected` at once so that the caller can find the bad rows.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import struct
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -16,15 +20,50 @@ from typing import Any
 
 from clickhouse_driver import Client
 from clickhouse_driver.errors import Error as ClickHouseError
+from clickhouse_driver.errors import ServerException, TypeMismatchError
 
+from pipeline.errors import VocError
 from pipeline.metrics import PipelineMetrics
 from sinks.rows import Columns
 
-__all__ = ["ClickHouseConfig", "ClickHouseWriter", "connect"]
+__all__ = ["BatchRejected", "ClickHouseConfig", "ClickHouseWriter", "connect", "is_permanent"]
 
 log = logging.getLogger(__name__)
 
 _FIRST_BACKOFF_S = 0.5
+
+# Server error codes that blame the data of the insert, so retrying the same rows can never
+# succeed: CANNOT_PARSE_TEXT, CANNOT_PARSE_INPUT_ASSERTION_FAILED, CANNOT_PARSE_DATE,
+# CANNOT_PARSE_DATETIME, TYPE_MISMATCH, ARGUMENT_OUT_OF_BOUND, CANNOT_CONVERT_TYPE,
+# CANNOT_PARSE_NUMBER, INCORRECT_DATA, TOO_LARGE_STRING_SIZE, VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE,
+# CANNOT_INSERT_NULL_IN_ORDINARY_COLUMN. Every other code (TOO_MANY_PARTS, MEMORY_LIMIT_EXCEEDED,
+# UNKNOWN_TABLE before a migration, READONLY...) is about the server and is retried.
+_DATA_ERROR_CODES = frozenset({6, 27, 38, 41, 53, 69, 70, 72, 117, 131, 321, 349})
+# What clickhouse-driver raises while serializing a value it cannot encode, before it sends.
+_CLIENT_DATA_ERRORS = (
+    TypeMismatchError,
+    struct.error,
+    OverflowError,
+    UnicodeEncodeError,
+    TypeError,
+    ValueError,
+)
+
+
+class BatchRejected(VocError):
+    """Permanent: ClickHouse will never take this batch as it is (some of its rows)."""
+
+    def __init__(self, table: str, cause: BaseException):
+        super().__init__(f"ClickHouse rejected rows of {table}: {type(cause).__name__}: {cause}")
+        self.table = table
+        self.code = getattr(cause, "code", None)
+
+
+def is_permanent(exc: BaseException) -> bool:
+    """Whether ``exc`` of an insert blames its data rather than the server or the network."""
+    if isinstance(exc, ServerException):
+        return exc.code in _DATA_ERROR_CODES
+    return isinstance(exc, _CLIENT_DATA_ERRORS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +103,7 @@ class ClickHouseWriter:
             max_workers=1, thread_name_prefix="clickhouse"
         )
         self._client: Client | None = None
+        self._column_types: dict[str, dict[str, str]] = {}
 
     def close(self) -> None:
         """Disconnect and stop the insert thread."""
@@ -88,13 +128,17 @@ class ClickHouseWriter:
             raise
 
     async def _execute(
-        self, what: str, sql: str, params: Any, columnar: bool, on_failure: Any = None
+        self, what: str, table: str, sql: str, params: Any, columnar: bool, is_insert: bool
     ) -> tuple[Any, float]:
-        """Run on the writer thread; retry ClickHouse and network errors forever with backoff
-        (``on_failure`` is called after each failed attempt); cancellation stops it. Returns
-        the result and the seconds its successful attempt took."""
+        """Run on the writer thread; count every failed attempt, raise BatchRejected for a
+        permanent failure of an insert, retry everything else forever with backoff;
+        cancellation stops it. Returns the result and the seconds its successful attempt
+        took."""
         if self._executor is None:
             raise RuntimeError(f"ClickHouseWriter used after close(): {what}")
+        failures = (self._metrics.insert_failures if is_insert else self._metrics.query_failures).labels(
+            table
+        )
         loop = asyncio.get_running_loop()
         backoff = _FIRST_BACKOFF_S
         while True:
@@ -104,35 +148,49 @@ class ClickHouseWriter:
                     self._executor, self._execute_blocking, sql, params, columnar
                 )
                 return result, time.perf_counter() - started
-            except (ClickHouseError, OSError, EOFError) as exc:
-                if on_failure is not None:
-                    on_failure()
+            except Exception as exc:
+                failures.inc()
+                if is_insert and is_permanent(exc):
+                    raise BatchRejected(table, exc) from exc
+                if not isinstance(exc, ClickHouseError | OSError | EOFError) and is_permanent(exc):
+                    raise  # a query the driver cannot even send: a bug, not an outage
                 log.warning("%s failed (%s: %s); retrying in %.1fs", what, type(exc).__name__, exc, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self._max_backoff_s)
 
-    async def query(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    async def query(self, sql: str, params: dict[str, Any], table: str = "") -> list[tuple[Any, ...]]:
         """Run one read query on the insert thread (so it sees every acknowledged insert).
 
-        Retried like :meth:`insert`: the sink cannot go on without the answer.
+        Retried like a retryable insert failure: the sink cannot go on without the answer.
+        Each failed attempt counts in ``voc_clickhouse_query_failures_total{table}``.
         """
-        rows, _ = await self._execute("query", sql, params, columnar=False)
+        rows, _ = await self._execute(f"query on {table or 'the database'}", table, sql, params, False, False)
         return list(rows)
+
+    async def column_types(self, table: str) -> dict[str, str]:
+        """Column name → ClickHouse type of ``table`` (asked once, then remembered)."""
+        if table not in self._column_types:
+            rows = await self.query(f"DESCRIBE TABLE {table}", {}, table)
+            self._column_types[table] = {str(row[0]): str(row[1]) for row in rows}
+        return self._column_types[table]
 
     async def insert(self, table: str, columns: Columns) -> None:
         """Insert one batch into ``table`` (a name from sinks.rows, never user input).
 
-        Retries ClickHouse and network errors forever with backoff; cancellation stops it.
+        Retries retryable failures forever with backoff; cancellation stops it. Raises
+        BatchRejected when the data itself fails (nothing of the batch is stored then: the
+        driver fails before the block is complete, the server before it writes a part).
         """
         rows = len(next(iter(columns.values()), []))
         if rows == 0:
             return
         _, seconds = await self._execute(
             f"insert of {rows} rows into {table}",
+            table,
             f"INSERT INTO {table} ({', '.join(columns)}) VALUES",
             list(columns.values()),
             columnar=True,
-            on_failure=self._metrics.insert_failures.labels(table).inc,
+            is_insert=True,
         )
         self._metrics.insert_seconds.labels(table).observe(seconds)
         self._metrics.insert_rows.labels(table).inc(rows)

@@ -35,8 +35,9 @@ __all__ = ["ExactlyOnceInserter", "InsertFn", "QueryFn", "stored_feedback"]
 
 log = logging.getLogger(__name__)
 
-QueryFn = Callable[[str, dict[str, Any]], Awaitable[list[tuple[Any, ...]]]]
-"""Runs a read query with parameters (``ClickHouseWriter.query``)."""
+QueryFn = Callable[[str, dict[str, Any], str], Awaitable[list[tuple[Any, ...]]]]
+"""Runs a read query with parameters on a table (``ClickHouseWriter.query``; the table names
+the failures in the metrics)."""
 InsertFn = Callable[[str, Columns], Awaitable[None]]
 """Inserts a columnar batch and returns once it is acknowledged (``ClickHouseWriter.insert``)."""
 
@@ -106,6 +107,7 @@ class ExactlyOnceInserter:
             f"SELECT kafka_partition, max(kafka_offset) FROM {table} "
             "WHERE kafka_topic = %(topic)s GROUP BY kafka_partition",
             {"topic": topic},
+            table,
         )
         stored = {int(p): int(o) for p, o in rows}
         learned = {
@@ -132,6 +134,7 @@ class ExactlyOnceInserter:
                     "partition": partition,
                     "offsets": tuple(sorted({columns["kafka_offset"][i] for i in indices})),
                 },
+                table,
             )
             pairs = {(int(offset), str(row_id)) for offset, row_id in stored}
             already.update(i for i in indices if (columns["kafka_offset"][i], columns[id_column][i]) in pairs)
@@ -153,7 +156,7 @@ async def stored_feedback(query: QueryFn, batch: Sequence[ScoredFeedback]) -> se
     if not batch:
         return set()
     keys = tuple({(f.brand, f.product_sku, f.event_time, f.feedback_id) for f in batch})
-    rows = await query(_STORED_FEEDBACK_SQL, {"keys": keys})
+    rows = await query(_STORED_FEEDBACK_SQL, {"keys": keys}, "feedback")
     seen = {(str(i), str(t), str(m)) for i, t, m in rows}
     leave_out: set[int] = set()
     for index, f in enumerate(batch):

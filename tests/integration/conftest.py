@@ -132,7 +132,11 @@ class Stack:
                 if proc.poll() not in (None, 0, -signal.SIGTERM, -signal.SIGKILL):
                     pytest.fail(f"a worker died (code {proc.returncode}); logs in {self.log_dir}")
             if time.monotonic() > deadline:
-                pytest.fail(f"timed out waiting for {what}; last value {value!r}; logs in {self.log_dir}")
+                health = [self.http_get(proc, "/livez") for proc in self.workers if proc.poll() is None]
+                pytest.fail(
+                    f"timed out waiting for {what}; last value {value!r}; /livez of the running "
+                    f"workers: {health}; logs in {self.log_dir}"
+                )
             time.sleep(0.5)
 
 

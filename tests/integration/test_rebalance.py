@@ -72,7 +72,7 @@ def pipeline_topics(stack: Stack) -> tuple[str, ...]:
 def test_worker_restarted_mid_stream_loses_nothing(
     make_stack: Callable[..., Stack], stop_signal: int
 ) -> None:
-    stack = make_stack(log_level="info", batch_max_messages=str(BATCH))
+    stack = make_stack(log_level="info", batch_max_messages=str(BATCH), stall_timeout_s="20")
     first = stack.start_worker("first")
     stack.produce(stack.topics.reviews_raw, reviews(COUNT), key_field="review_id")
     stack.wait_until("a part of the stream stored", lambda: distinct_stored(stack), lambda n: n >= 1_000)
@@ -92,7 +92,7 @@ def test_worker_restarted_mid_stream_loses_nothing(
 
 
 def test_second_worker_joins_and_first_leaves_mid_stream(make_stack: Callable[..., Stack]) -> None:
-    stack = make_stack(log_level="info", batch_max_messages=str(BATCH))
+    stack = make_stack(log_level="info", batch_max_messages=str(BATCH), stall_timeout_s="20")
     first = stack.start_worker("first")
     stack.produce(stack.topics.reviews_raw, reviews(COUNT), key_field="review_id")
     stack.wait_until("a part of the stream stored", lambda: distinct_stored(stack), lambda n: n >= 1_000)

@@ -37,7 +37,7 @@ class Sink:
             self.query, self.insert, PipelineMetrics.create(CollectorRegistry())
         )
 
-    async def query(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    async def query(self, sql: str, params: dict[str, Any], table: str = "") -> list[tuple[Any, ...]]:
         return list(self.engine.execute(sql, params))
 
     async def insert(self, table: str, columns: Columns) -> None:
@@ -111,8 +111,8 @@ def test_a_rebalance_while_a_batch_is_being_stored_does_not_crash_the_sink(engin
     sink.inserter.forget()
     query, insert = sink.query, sink.insert
 
-    async def query_then_rebalance(sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-        rows = await query(sql, params)
+    async def query_then_rebalance(sql: str, params: dict[str, Any], table: str) -> list[tuple[Any, ...]]:
+        rows = await query(sql, params, table)
         sink.inserter.forget()
         return rows
 
@@ -173,7 +173,7 @@ def test_feedback_published_again_by_a_replayed_stage_is_left_out(engine: ChdbCl
         ),
     ]
 
-    async def query(sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    async def query(sql: str, params: dict[str, Any], table: str) -> list[tuple[Any, ...]]:
         return list(engine.execute(sql, params))
 
     # Left out: the two replayed ones, the repeat and the one its source sent again unchanged;

@@ -1,14 +1,13 @@
-from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import orjson
 
 from pipeline.analysis import Analyzer
 from pipeline.ingest import IngestContext, ingest_chat
-from pipeline.stages import analyze_batch, build_rows, decode_batch, ingest_batch
+from pipeline.stages import analyze_batch, ingest_batch
 from schemas.dead_letters import DeadLetterReason
 from schemas.feedback import ScoredFeedback
-from sinks.rows import Columns, Stored, feedback_columns, mention_columns
+from sinks.rows import Stored, feedback_columns
 from tests.unit.conftest import feedback, record
 
 CHAT = {
@@ -80,25 +79,6 @@ def test_analyze_keeps_the_key_and_dead_letters_bad_feedback(analyzer: Analyzer)
     assert len(outcome.outputs) == 1 and outcome.outputs[0].key == "云杉|P1".encode()
     assert ScoredFeedback.model_validate_json(outcome.outputs[0].value).aspects[0].aspect == "包装/破损"
     assert outcome.dead_reasons == ["schema_invalid"]
-
-
-def test_build_rows_isolates_a_record_that_cannot_be_converted(analyzer: Analyzer) -> None:
-    records = [
-        record(analyzer.score(feedback(t, feedback_id=f"f{i}")).model_dump_json().encode(), offset=i)
-        for i, t in enumerate(["包装破了", "味道很好"])
-    ]
-    decoded, outcome = decode_batch(records, ScoredFeedback, "sink", "t.dlq")
-
-    def picky(batch: Sequence[Stored[ScoredFeedback]], stored_at_ms: int) -> Columns:
-        if any(item.message.feedback_id == "f1" for item in batch):
-            raise ValueError("cannot store f1")
-        return feedback_columns(batch, stored_at_ms)
-
-    tables = build_rows(decoded, {"feedback": picky, "aspect_mentions": mention_columns}, 1, outcome, "t.dlq")
-    assert tables["feedback"]["feedback_id"] == ["f0"]
-    assert tables["aspect_mentions"]["aspect"] == ["包装/破损"]
-    assert outcome.dead_reasons == ["processing_error"]
-    assert DeadLetterReason.from_headers(outcome.dead_letters[0].headers or []).source_offset == 1
 
 
 def test_feedback_columns_are_aligned() -> None:
