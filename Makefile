@@ -7,7 +7,7 @@ VOC := $(VENV)/bin/voc
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup up browser down status demo test test-unit test-integration test-rebalance lint format bench bench-queries train eval bench-nlp clean
+.PHONY: help setup up browser down status demo test test-unit test-integration test-rebalance lint format chaos bench bench-queries train eval bench-nlp clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -55,6 +55,9 @@ lint: setup ## ruff and mypy, check only
 format: setup ## Apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+chaos: up ## Failure drills: 5 SIGKILLs, ClickHouse down 5 min, 10k malformed (CHAOS_N=100000); ~25 min
+	$(VOC) chaos --count $(or $(CHAOS_N),100000) | tee .local/chaos.json
 
 bench: up ## End-to-end throughput and latency of one worker (BENCH_N=50000)
 	$(VOC) bench --count $(or $(BENCH_N),50000)

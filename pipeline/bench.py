@@ -38,12 +38,14 @@ from schemas.alerts import Alert
 from sinks.clickhouse import connect
 from sinks.migrations import apply_migrations
 
-__all__ = ["run_bench"]
+__all__ = ["isolated_run", "run_bench", "synthetic_reviews"]
 
 _WARMUP = 200
 
 
-def _reviews(count: int, prefix: str, seed: int = 7) -> list[bytes]:
+def synthetic_reviews(count: int, prefix: str, seed: int = 7) -> list[bytes]:
+    """``count`` reviews (``review:tmall:{prefix}{i}``) with the demo sample's real texts,
+    random brands, ratings and customers, and event time now."""
     rng = random.Random(seed)
     with REVIEW_SAMPLE.open(encoding="utf-8") as handle:
         texts = [(row["cat"], row["review"]) for row in csv.DictReader(handle)]
@@ -126,20 +128,18 @@ def _quantiles(values: list[int]) -> dict[str, int] | None:
     }
 
 
-def run_bench(
-    settings: Settings, count: int, rate: float | None, log_dir: Path, timeout_s: float
-) -> dict[str, Any]:
-    """Run one benchmark in a fresh namespace and database; return the figures."""
+def isolated_run(settings: Settings, label: str) -> tuple[str, Settings, dict[str, str]]:
+    """A run id, settings for a namespace, group and database of its own (topics created,
+    migrations applied) and the environment a worker of that run starts with."""
     run = uuid.uuid4().hex[:8]
     settings = settings.model_copy(update={
-        "topic_namespace": f"bench{run}", "app_id": f"voc-bench-{run}",
-        "clickhouse_database": f"voc_bench_{run}",
+        "topic_namespace": f"{label}{run}", "app_id": f"voc-{label}-{run}",
+        "clickhouse_database": f"voc_{label}_{run}",
     })  # fmt: skip
-    topics = TopicNames.in_namespace(settings.topic_namespace)
     ensure_pipeline_topics(settings)
     admin = connect(clickhouse_config(settings, with_database=False))
     apply_migrations(admin, settings.clickhouse_database, settings.migrations_dir)
-    client = connect(clickhouse_config(settings))
+    admin.disconnect()
     env = {
         **os.environ,
         "VOC_TOPIC_NAMESPACE": settings.topic_namespace,
@@ -147,14 +147,27 @@ def run_bench(
         "VOC_CLICKHOUSE_DATABASE": settings.clickhouse_database,
         "VOC_LOG_LEVEL": "warning",
     }
+    return run, settings, env
+
+
+def run_bench(
+    settings: Settings, count: int, rate: float | None, log_dir: Path, timeout_s: float
+) -> dict[str, Any]:
+    """Run one benchmark in a fresh namespace and database; return the figures."""
+    run, settings, env = isolated_run(settings, "bench")
+    topics = TopicNames.in_namespace(settings.topic_namespace)
+    admin = connect(clickhouse_config(settings, with_database=False))
+    client = connect(clickhouse_config(settings))
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"bench-worker-{run}.log"
     worker = start_worker(env, log_path)
     try:
-        asyncio.run(produce_lines(settings.kafka_bootstrap, topics.reviews_raw, _reviews(_WARMUP, "W")))
+        asyncio.run(
+            produce_lines(settings.kafka_bootstrap, topics.reviews_raw, synthetic_reviews(_WARMUP, "W"))
+        )
         if _wait(client, "W", _WARMUP, timeout_s, worker) < _WARMUP:
             raise RuntimeError(f"warm-up did not complete; see {log_path}")
-        lines = _reviews(count, "B")
+        lines = synthetic_reviews(count, "B")
         produce_started = time.monotonic()
         asyncio.run(_produce_paced(settings.kafka_bootstrap, topics.reviews_raw, lines, rate))
         produce_s = time.monotonic() - produce_started

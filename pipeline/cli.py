@@ -278,6 +278,46 @@ def bench(count: int, rate: float | None, timeout: float) -> None:
     click.echo(orjson.dumps(result).decode())
 
 
+@main.command()
+@click.option(
+    "--drill",
+    "drills",
+    type=click.Choice(["kills", "clickhouse", "malformed"]),
+    multiple=True,
+    help="Drills to run (repeatable) [all three].",
+)
+@click.option("--count", default=100_000, show_default=True, help="Valid reviews per drill.")
+@click.option("--kills", default=5, show_default=True, help="SIGKILLs in the kills drill.")
+@click.option("--outage", "outage_s", default=300.0, show_default=True, help="Seconds ClickHouse is down.")
+@click.option(
+    "--malformed", default=10_000, show_default=True, help="Malformed messages in the malformed drill."
+)
+@click.option("--seed", default=12, show_default=True)
+@click.option(
+    "--timeout", default=1_200.0, show_default=True, help="Seconds to wait for each stage of a drill."
+)
+def chaos(
+    drills: tuple[str, ...],
+    count: int,
+    kills: int,
+    outage_s: float,
+    malformed: int,
+    seed: int,
+    timeout: float,
+) -> None:
+    """Failure drills on the local services: SIGKILLs under load, ClickHouse stopped under
+    load, malformed input; prints the figures as JSON (see README, "Failure drills")."""
+    import orjson
+
+    from pipeline.chaos import DRILLS, run_chaos
+
+    result = run_chaos(
+        _settings(), drills or DRILLS, count, kills, outage_s, malformed, seed,
+        REPO_ROOT / ".local" / "chaos", timeout,
+    )  # fmt: skip
+    click.echo(orjson.dumps(result).decode())
+
+
 @main.command("bench-queries")
 @click.option("--rows", default=10_000_000, show_default=True, help="Aspect-mention rows to load.")
 @click.option("--repeats", default=11, show_default=True, help="Timed runs per query.")

@@ -40,6 +40,7 @@ class PipelineMetrics:
     feedback_already_stored: Counter
     feedback_latency: Histogram
     consumer_lag: Gauge
+    stream_gaps: Counter
     partition_stalled: Gauge
 
     @classmethod
@@ -156,6 +157,13 @@ class PipelineMetrics:
                 "Records waiting for a stage on a partition this worker owns (end offset minus "
                 "the stage's position), as of the last watchdog check.",
                 ["stage", "topic", "partition"],
+                registry=registry,
+            ),
+            stream_gaps=Counter(
+                "voc_stream_gaps",
+                "Offset ranges a stage's stream skipped without delivering them (a Faust race "
+                "right after a worker starts); each is read again from its first offset.",
+                ["stage"],
                 registry=registry,
             ),
             partition_stalled=Gauge(

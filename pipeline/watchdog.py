@@ -36,10 +36,13 @@ class Stall:
     partition: int
     lag: int
     idle_s: float
+    kind: str = "stalled"
+    """``stalled`` (no progress with input waiting) or ``skipped`` (records never delivered)."""
 
     def to_json(self) -> dict[str, object]:
         """For ``/livez``."""
         return {
+            "kind": self.kind,
             "stage": self.stage,
             "topic": self.topic,
             "partition": self.partition,
@@ -76,6 +79,7 @@ class ProgressWatchdog:
         self._topics_of: dict[str, tuple[str, ...]] = {}
         self._progress: dict[tuple[str, str, int], _Progress] = {}
         self._stalls: list[Stall] = []
+        self._skipped: list[Stall] = []
 
     def register(self, stage: str, topics: Iterable[str]) -> None:
         """``stage`` consumes ``topics``."""
@@ -84,6 +88,12 @@ class ProgressWatchdog:
     def stages_of(self, topic: str) -> list[str]:
         """The registered stages that consume ``topic``."""
         return [stage for stage, topics in self._topics_of.items() if topic in topics]
+
+    def position(self, stage: str, topic: str, partition: int) -> int | None:
+        """The offset after the last one ``stage`` finished on the partition since it got it,
+        or None."""
+        progress = self._progress.get((stage, topic, partition))
+        return None if progress is None else progress.next_offset
 
     def finished(self, stage: str, batch_last_offsets: Mapping[TopicPartitionKey, int]) -> None:
         """A batch of ``stage`` is done; it held records up to these offsets per partition."""
@@ -153,9 +163,15 @@ class ProgressWatchdog:
         self._stalls = stalls
         return stalls
 
+    def skipped(self, stage: str, topic: str, partition: int, hole: tuple[int, int]) -> None:
+        """``stage``'s stream skipped the offsets ``[hole[0], hole[1])``: they will never be
+        delivered to this worker, and the partition's commits cannot pass them. Reported as a
+        stall (lag = the records skipped) until the worker restarts."""
+        self._skipped.append(Stall(stage, topic, partition, hole[1] - hole[0], 0.0, "skipped"))
+
     def stalls(self) -> list[Stall]:
-        """The stalls found by the last :meth:`check`."""
-        return list(self._stalls)
+        """The stalls found by the last :meth:`check`, and every skipped range."""
+        return [*self._stalls, *self._skipped]
 
     def _clear_metrics(self) -> None:
         self._metrics.consumer_lag.clear()

@@ -4,8 +4,8 @@
 # ClickHouse server (Debian's clickhouse-server package), both run with project-local configs.
 # Data, logs and the cached jars live under $VOC_STATE_DIR (default .local/).
 #
-#   services.sh up      install what is missing, start both, wait until they answer
-#   services.sh down    stop both (data stays under .local/ for the next `up`)
+#   services.sh up [SERVICE]    install what is missing, start both (or one), wait until they answer
+#   services.sh down [SERVICE]  stop both (or one); data stays under .local/ for the next `up`
 #   services.sh status  print what runs
 #
 # Idempotent: `up` twice starts nothing new, `down` twice stops nothing.
@@ -174,10 +174,19 @@ status() {
   done
 }
 
-case ${1:-} in
-  up) broker_up; clickhouse_up ;;
-  down) stop_pidfile Kafka "$KAFKA_DIR/kafka.pid"; stop_pidfile clickhouse "$STATE/clickhouse/server.pid" ;;
-  status) status ;;
-  browser) install_browser ;;
-  *) echo "usage: $0 up|down|status|browser" >&2; exit 2 ;;
+kafka_down() { stop_pidfile Kafka "$KAFKA_DIR/kafka.pid"; }
+clickhouse_down() { stop_pidfile clickhouse "$STATE/clickhouse/server.pid"; }
+
+# `up` / `down` take an optional service (kafka or clickhouse): `make chaos` stops and starts
+# ClickHouse alone under load.
+case ${1:-}:${2:-} in
+  up:) broker_up; clickhouse_up ;;
+  up:kafka) broker_up ;;
+  up:clickhouse) clickhouse_up ;;
+  down:) kafka_down; clickhouse_down ;;
+  down:kafka) kafka_down ;;
+  down:clickhouse) clickhouse_down ;;
+  status:) status ;;
+  browser:) install_browser ;;
+  *) echo "usage: $0 up|down [kafka|clickhouse] | status | browser" >&2; exit 2 ;;
 esac

@@ -55,6 +55,25 @@ def distinct_stored(stack: Stack) -> int:
     return int(stack.query("SELECT uniqExact(feedback_id) FROM feedback")[0][0])
 
 
+def supervise_until_stored(stack: Stack, timeout_s: float = 300) -> list[str]:
+    """Wait until every feedback is stored, restarting a worker whose ``/livez`` fails, as a
+    supervisor (a Kubernetes liveness probe) would. Returns why each restart happened."""
+    restarts: list[str] = []
+
+    def probe() -> int:
+        for proc in list(stack.workers):
+            if proc.poll() is None:
+                status, body = stack.http_get(proc, "/livez")
+                if status == 503:
+                    restarts.append(body)
+                    stack.stop_worker(proc)
+                    stack.start_worker(f"restart{len(restarts)}")
+        return distinct_stored(stack)
+
+    stack.wait_until("every feedback stored", probe, lambda n: n >= COUNT, timeout_s=timeout_s)
+    return restarts
+
+
 def assert_each_feedback_once(stack: Stack) -> None:
     rows, distinct, final, rollup = stack.query(
         "SELECT count(), uniqExact(feedback_id), (SELECT count() FROM feedback FINAL), "
@@ -63,9 +82,15 @@ def assert_each_feedback_once(stack: Stack) -> None:
     assert (rows, distinct, final, rollup) == (COUNT, COUNT, COUNT, COUNT)
 
 
-def pipeline_topics(stack: Stack) -> tuple[str, ...]:
-    t = stack.topics
-    return (t.reviews_raw, t.feedback, t.scored)
+def already_stored(stack: Stack, worker: subprocess.Popen[bytes]) -> int:
+    """Feedback the worker's sink read and found already stored (replayed offsets, or
+    records an upstream stage published again)."""
+    body = stack.http_get(worker, "/metrics")[1]
+    names = (
+        "voc_feedback_already_stored_total ",
+        'voc_clickhouse_rows_already_stored_total{table="feedback"} ',
+    )
+    return int(sum(float(line.rsplit(" ", 1)[1]) for line in body.splitlines() if line.startswith(names)))
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
@@ -77,18 +102,17 @@ def test_worker_restarted_mid_stream_loses_nothing(
     stack.produce(stack.topics.reviews_raw, reviews(COUNT), key_field="review_id")
     stack.wait_until("a part of the stream stored", lambda: distinct_stored(stack), lambda n: n >= 1_000)
     stack.stop_worker(first, stop_signal)
-    stored = distinct_stored(stack)
-    assert stored < COUNT, "the stream was not interrupted; raise COUNT"
-    if stop_signal == signal.SIGTERM:
-        # A clean stop commits what it finished: the next worker re-reads at most the batch
-        # each stage had in hand (three stages, 4 partitions each), not the stream so far.
-        reread = stack.uncommitted(*pipeline_topics(stack)) - (COUNT - stored)
-        assert reread <= 3 * BATCH, f"{reread} processed records left uncommitted by SIGTERM"
-    stack.start_worker("second")
-    stack.wait_until(
-        "every feedback stored", lambda: distinct_stored(stack), lambda n: n >= COUNT, timeout_s=240
-    )
+    assert distinct_stored(stack) < COUNT, "the stream was not interrupted; raise COUNT"
+    second = stack.start_worker("second")
+    restarts = supervise_until_stored(stack)
+    print(f"restarts by the supervisor: {len(restarts)} {restarts}")
     assert_each_feedback_once(stack)
+    if stop_signal == signal.SIGTERM and not restarts:
+        # A clean stop commits everything it finished: what the next worker's sink finds
+        # already stored is at most the batches the four agents had in hand (issue #12: a
+        # SIGTERM restart used to re-read 26,539 of 30,000 scored records).
+        reread = already_stored(stack, second)
+        assert reread <= 4 * BATCH, f"the restarted worker read {reread} stored feedback again"
 
 
 def test_second_worker_joins_and_first_leaves_mid_stream(make_stack: Callable[..., Stack]) -> None:
@@ -105,7 +129,6 @@ def test_second_worker_joins_and_first_leaves_mid_stream(make_stack: Callable[..
         timeout_s=90,
     )
     stack.stop_worker(first)
-    stack.wait_until(
-        "every feedback stored", lambda: distinct_stored(stack), lambda n: n >= COUNT, timeout_s=240
-    )
+    restarts = supervise_until_stored(stack)
+    print(f"restarts by the supervisor: {len(restarts)} {restarts}")
     assert_each_feedback_once(stack)

@@ -1,0 +1,132 @@
+"""Poison input never blocks the pipeline (issue #12), on the real broker and ClickHouse.
+
+Tried as a new user would: one schema-valid review with ``created_at`` 0001-01-01 used to
+block the feedback sink forever (0 of 601 stored, nothing in the DLQ); with 2200-01-01 the
+mentions were stored but never the feedback. A sink that cannot reach ClickHouse must say
+so on ``/livez`` and count its failed queries.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import orjson
+import pytest
+
+from pipeline.context import build_analyzer
+from schemas.dead_letters import DeadLetterReason
+from schemas.feedback import Feedback, Origin
+from tests.integration.conftest import Stack
+
+pytestmark = pytest.mark.integration
+
+START = datetime(2026, 11, 1, 10, tzinfo=UTC)
+TEXTS = ["包装破了，东西压坏了", "味道很好，送餐很快", "快递太慢了", "质量不错，价格很便宜"]
+
+
+def review(i: int, created_at: str | None = None) -> bytes:
+    return orjson.dumps({
+        "review_id": f"P{i}", "platform": "jd", "brand": "云杉", "product": {"sku": f"S{i % 5}"},
+        "text": TEXTS[i % len(TEXTS)], "customer_id": f"C{i}",
+        "created_at": created_at or (START + timedelta(seconds=i)).isoformat(),
+    })  # fmt: skip
+
+
+def dead_letters(stack: Stack, count: int) -> list[tuple[bytes, DeadLetterReason]]:
+    records = stack.wait_until(
+        "dead letters", lambda: stack.read(stack.topics.dlq), lambda r: len(r) >= count
+    )
+    return [(r.value, DeadLetterReason.from_headers(r.headers)) for r in records]
+
+
+def metric(body: str, name: str) -> float:
+    match = re.search(rf"^{re.escape(name)} (\S+)$", body, re.MULTILINE)
+    return float(match.group(1)) if match else 0.0
+
+
+def test_event_times_no_table_can_hold_are_dead_letters_and_the_rest_is_stored(
+    make_stack: Callable[..., Stack],
+) -> None:
+    stack = make_stack()
+    stack.start_worker()
+    poison = [review(9_001, "0001-01-01T00:00:00Z"), review(9_002, "2200-01-01T00:00:00Z")]
+    stack.produce(
+        stack.topics.reviews_raw,
+        [*(review(i) for i in range(300)), *poison, *(review(i) for i in range(300, 600))],
+    )
+    stack.wait_until(
+        "600 feedback", lambda: stack.query("SELECT count() FROM feedback")[0][0], lambda n: n >= 600
+    )
+    dead = dead_letters(stack, 2)
+    assert sorted(value for value, _ in dead) == sorted(poison)
+    assert {(r.stage, r.reason) for _, r in dead} == {("ingest", "out_of_range")}
+    # Facts and rollups agree: nothing of the poison reached either.
+    feedback, mentions = stack.query("SELECT count(), sum(aspect_count) FROM feedback")[0]
+    assert feedback == 600
+    assert stack.query("SELECT count() FROM aspect_mentions")[0][0] == mentions
+    assert stack.query("SELECT sum(feedback) FROM feedback_rollup_day")[0][0] == 600
+    assert stack.query("SELECT sum(mentions) FROM aspect_rollup_day")[0][0] == mentions
+
+
+def test_a_record_clickhouse_cannot_hold_is_a_sink_rejected_dead_letter(
+    make_stack: Callable[..., Stack],
+) -> None:
+    # Scored feedback straight onto the sink's topic, as a producer that skips ingest would.
+    stack = make_stack()
+    analyzer = build_analyzer(stack.settings)
+    values = []
+    for i in range(50):
+        event_time = datetime(2200, 1, 1, tzinfo=UTC) if i == 25 else START + timedelta(seconds=i)
+        scored = analyzer.score(Feedback(
+            feedback_id=f"review:jd:K{i}", source="review", channel="jd", brand="云杉",
+            product_sku=f"S{i % 3}", text="包装破了，东西压坏了", event_time=event_time,
+            origin=Origin(topic="raw", partition=0, offset=i, timestamp_ms=0),
+        ))  # fmt: skip
+        values.append(scored.model_dump_json().encode())
+    worker = stack.start_worker()
+    stack.produce(stack.topics.scored, values, key_field="product_sku")
+    stack.wait_until(
+        "49 feedback", lambda: stack.query("SELECT count() FROM feedback")[0][0], lambda n: n >= 49
+    )
+    [(value, reason)] = dead_letters(stack, 1)
+    assert value == values[25]
+    assert (reason.stage, reason.reason) == ("sink", "sink_rejected")
+    assert "event_time" in reason.error_message and "2200-01-01" in reason.error_message
+    # Its mentions were not stored without it.
+    assert stack.query("SELECT countIf(feedback_id = 'review:jd:K25'), count() FROM aspect_mentions")[0] == (
+        0,
+        49,
+    )
+    body = stack.http_get(worker, "/metrics")[1]
+    assert metric(body, 'voc_dead_letters_total{reason="sink_rejected",stage="store_feedback"}') == 1
+    assert metric(body, 'voc_clickhouse_rows_rejected_total{table="aspect_mentions"}') == 1
+
+
+def test_a_sink_without_clickhouse_fails_livez_and_counts_its_failed_queries(
+    make_stack: Callable[..., Stack],
+) -> None:
+    with socket.socket() as sock:  # a port nothing listens on: ClickHouse is "down"
+        sock.bind(("127.0.0.1", 0))
+        closed_port = sock.getsockname()[1]
+    stack = make_stack(stall_timeout_s="5")
+    stack.env["VOC_CLICKHOUSE_PORT"] = str(closed_port)
+    worker = stack.start_worker()
+    stack.produce(stack.topics.reviews_raw, [review(i) for i in range(20)])
+    _, body = stack.wait_until(
+        "/livez to report the stalled sink",
+        lambda: stack.http_get(worker, "/livez"),
+        lambda answer: answer[0] == 503,
+        timeout_s=90,
+    )
+    stalls = orjson.loads(body)["stalls"]
+    assert {s["stage"] for s in stalls} >= {"store_feedback"}
+    assert all(s["lag"] > 0 and s["idle_s"] >= 5 for s in stalls)
+    metrics = stack.http_get(worker, "/metrics")[1]
+    assert metric(metrics, 'voc_clickhouse_query_failures_total{table="feedback"}') >= 1
+    assert 'voc_partition_stalled{partition="' in metrics
+    # Still up and in its group: restarting it is the supervisor's call, not a crash.
+    assert worker.poll() is None
+    assert stack.http_get(worker, "/readyz")[0] == 200
