@@ -44,8 +44,8 @@ test-unit: setup ## Run the unit tests only (no services)
 test-integration: up browser ## Run the integration tests only
 	$(PY) -m pytest tests/integration -m "not rebalance"
 
-test-rebalance: up ## Restart and join workers mid-stream, N times (REPEAT=3); see README "Tansu"
-	for i in $$(seq 1 $(or $(REPEAT),3)); do $(PY) -m pytest tests/integration -m rebalance -q -rA -p no:cacheprovider || true; done
+test-rebalance: up ## Restart and join workers mid-stream, N rounds (REPEAT=5); fails if any round fails
+	set -e; for i in $$(seq 1 $(or $(REPEAT),5)); do echo "round $$i"; $(PY) -m pytest tests/integration -m rebalance -q -rA -s -p no:cacheprovider; done
 
 lint: setup ## ruff and mypy, check only
 	$(VENV)/bin/ruff check .

@@ -27,7 +27,6 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +66,8 @@ class _Run:
         log_dir.mkdir(parents=True, exist_ok=True)
         self.workers: list[subprocess.Popen[bytes]] = []
         self.web_port = 0
+        self.restarts = 0
+        """Workers restarted because their /livez failed."""
 
     def start(self) -> subprocess.Popen[bytes]:
         self.web_port = 16_066 + len(self.workers)
@@ -106,12 +107,22 @@ class _Run:
         except Exception:  # noqa: BLE001 - ClickHouse is down on purpose in one drill
             return -1
 
-    def wait_stored(self, target: int, timeout_s: float, until: Callable[[int], bool] | None = None) -> int:
+    def supervise(self) -> None:
+        """Restart the current worker if its ``/livez`` fails, as its supervisor would."""
+        if self.workers and self.workers[-1].poll() is None and self.http("/livez") == 503:
+            self.restarts += 1
+            _log(f"/livez failed: restarting the worker ({self.restarts} so far)")
+            stop_worker(self.workers[-1])
+            self.start()
+
+    def wait_stored(self, target: int, timeout_s: float, supervised: bool = True) -> int:
         deadline = time.monotonic() + timeout_s
         stored = self.stored()
         last_print = 0.0
-        while not (until or (lambda n: n >= target))(stored) and time.monotonic() < deadline:
+        while stored < target and time.monotonic() < deadline:
             time.sleep(_POLL_S)
+            if supervised:
+                self.supervise()
             stored = self.stored()
             if time.monotonic() - last_print > 10:
                 _log(f"  stored {stored}/{target}")
@@ -188,7 +199,8 @@ def drill_kills(
         elapsed = time.monotonic() - started
         time.sleep(3)  # alerts and windows trail the feedback sink by a batch
         return {"count": count, "killed_at_stored": killed_at, "stored": stored,
-                "seconds": round(elapsed, 1), **_exactly_once(run, count)}  # fmt: skip
+                "seconds": round(elapsed, 1), "livez_restarts": run.restarts,
+                **_exactly_once(run, count)}  # fmt: skip
     finally:
         run.close()
 
@@ -203,6 +215,7 @@ def drill_clickhouse_outage(
         run.wait_ready()
         run.produce(synthetic_reviews(count, "O", 11))
         run.wait_stored(count // 5, timeout_s)
+        worker = run.workers[-1]
         before_mb = _rss_mb(worker)
         _log(f"stopping ClickHouse for {outage_s:.0f}s (worker RSS {before_mb} MB)")
         subprocess.run(["bash", str(_SERVICES), "down", "clickhouse"], check=True)
@@ -219,6 +232,7 @@ def drill_clickhouse_outage(
         _log(f"starting ClickHouse again (worker RSS {rss[-1] if rss else None} MB)")
         subprocess.run(["bash", str(_SERVICES), "up", "clickhouse"], check=True)
         restarted = time.monotonic()
+        run.restarts = 0  # the outage itself fails /livez; count the restarts after it
         stored = run.wait_stored(count, timeout_s)
         caught_up_s = time.monotonic() - restarted
         time.sleep(3)
@@ -229,6 +243,7 @@ def drill_clickhouse_outage(
             "rss_mb_during_max": max(rss, default=None), "rss_mb_after": _rss_mb(worker),
             "livez_during_outage": {str(code): n for code, n in sorted(livez.items())},
             "livez_after": run.http("/livez"), "catch_up_s": round(caught_up_s, 1),
+            "livez_restarts_after_outage": run.restarts,
             **_exactly_once(run, count),
         }  # fmt: skip
     finally:
@@ -289,7 +304,8 @@ def drill_malformed(
             _log(f"{label}: {count} reviews and {bad} malformed messages")
             run.produce(lines)
             run.wait_stored(count, timeout_s)
-            figures: dict[str, Any] = {"throughput_per_s": _throughput(run), **_exactly_once(run, count)}
+            figures: dict[str, Any] = {"throughput_per_s": _throughput(run), "livez_restarts": run.restarts}
+            figures.update(_exactly_once(run, count))
             if bad:
                 dead = asyncio.run(read_topic(run.settings.kafka_bootstrap, run.topics.dlq, 5.0, 300.0))
                 reasons = Counter(DeadLetterReason.from_headers(r.headers).reason for r in dead)

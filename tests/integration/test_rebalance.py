@@ -67,6 +67,9 @@ def supervise_until_stored(stack: Stack, timeout_s: float = 300) -> list[str]:
                 if status == 503:
                     restarts.append(body)
                     stack.stop_worker(proc)
+                    # Stopped on purpose: its exit code is not a crash of the test's making
+                    # (Faust sometimes exits 1 on SIGTERM while a send is pending).
+                    stack.workers.remove(proc)
                     stack.start_worker(f"restart{len(restarts)}")
         return distinct_stored(stack)
 
