@@ -232,8 +232,9 @@ def drill_clickhouse_outage(
         _log(f"starting ClickHouse again (worker RSS {rss[-1] if rss else None} MB)")
         subprocess.run(["bash", str(_SERVICES), "up", "clickhouse"], check=True)
         restarted = time.monotonic()
-        run.restarts = 0  # the outage itself fails /livez; count the restarts after it
-        stored = run.wait_stored(count, timeout_s)
+        # Unsupervised: /livez still reports the outage's stall until the sink's retry (up to
+        # VOC_SINK_RETRY_MAX_BACKOFF_S away) finishes a batch; the worker recovers by itself.
+        stored = run.wait_stored(count, timeout_s, supervised=False)
         caught_up_s = time.monotonic() - restarted
         time.sleep(3)
         return {
@@ -243,7 +244,6 @@ def drill_clickhouse_outage(
             "rss_mb_during_max": max(rss, default=None), "rss_mb_after": _rss_mb(worker),
             "livez_during_outage": {str(code): n for code, n in sorted(livez.items())},
             "livez_after": run.http("/livez"), "catch_up_s": round(caught_up_s, 1),
-            "livez_restarts_after_outage": run.restarts,
             **_exactly_once(run, count),
         }  # fmt: skip
     finally:
