@@ -264,7 +264,8 @@ def malformed_messages(count: int, seed: int, max_message_bytes: int) -> tuple[l
     for i, kind in enumerate(kinds):
         review = orjson.loads(valid) | {"review_id": f"BAD{i}"}
         if kind == "not_json":
-            line = orjson.dumps(review)[: rng.randrange(5, 60)]
+            # Cut on a character boundary: a cut inside a UTF-8 sequence would be not_utf8.
+            line = orjson.dumps(review).decode()[: rng.randrange(5, 60)].encode()
         elif kind == "not_utf8":
             line = orjson.dumps(review).replace("好".encode(), b"\xff\xfe", 1) + b"\xc3\x28"
         elif kind == "schema_invalid":
