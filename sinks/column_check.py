@@ -14,13 +14,13 @@ does not know are not checked (the insert itself still is).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
 from sinks.rows import Columns
 
-__all__ = ["invalid_rows", "rows_of"]
+__all__ = ["invalid_rows"]
 
 Check = Callable[[Any], str | None]
 """A value → why ClickHouse cannot store it, or None."""
@@ -139,9 +139,3 @@ def invalid_rows(column_types: Mapping[str, str], columns: Columns) -> dict[int,
             if index not in problems and (problem := check(value)):
                 problems[index] = f"column {name} ({type_spec}): {problem}"
     return problems
-
-
-def rows_of(columns: Columns, keep: Iterable[int]) -> Columns:
-    """The rows ``keep`` (indices, in order) of ``columns``."""
-    kept = list(keep)
-    return {name: [values[i] for i in kept] for name, values in columns.items()}

@@ -8,7 +8,6 @@ end in exactly one place: stored in every table, a dead letter with a reason, or
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,18 +15,14 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from prometheus_client import CollectorRegistry
 
 from pipeline.analysis import Analyzer
 from pipeline.ingest import IngestContext, ingest_chat, ingest_review, ingest_survey
-from pipeline.metrics import PipelineMetrics
 from pipeline.records import RawRecord
 from pipeline.stages import analyze_batch, decode_batch, ingest_batch
 from schemas.feedback import ScoredFeedback
-from sinks.exactly_once import ExactlyOnceInserter
-from sinks.record_store import RecordStore
-from sinks.rows import Columns, feedback_columns, mention_columns
 from tests.unit.chdb_engine import ChdbClient
+from tests.unit.test_record_store import Recorder, store
 
 NOW = datetime(2026, 12, 2, tzinfo=UTC)
 
@@ -87,30 +82,6 @@ def engine() -> ChdbClient:
     return client
 
 
-class Store:
-    def __init__(self, engine: ChdbClient):
-        self.engine = engine
-        self.types = {t: {str(r[0]): str(r[1]) for r in engine.execute(f"DESCRIBE TABLE {t}")}
-                      for t in ("feedback", "aspect_mentions")}  # fmt: skip
-        metrics = PipelineMetrics.create(CollectorRegistry())
-        inserter = ExactlyOnceInserter(self.query, self.insert, metrics)
-        self.records = RecordStore(
-            [("aspect_mentions", mention_columns), ("feedback", feedback_columns)],
-            inserter,
-            self.column_types,
-            metrics,
-        )
-
-    async def query(self, sql: str, params: dict[str, Any], table: str = "") -> list[tuple[Any, ...]]:
-        return list(self.engine.execute(sql, params))
-
-    async def insert(self, table: str, columns: Columns) -> None:
-        self.engine.insert(table, columns)
-
-    async def column_types(self, table: str) -> dict[str, str]:
-        return self.types[table]
-
-
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     messages=st.lists(
@@ -147,7 +118,7 @@ def test_every_raw_record_ends_stored_dead_lettered_or_skipped(
         scored += [RawRecord(f"{topic}.scored", 0, offset, 0, o.key, o.value) for o in analyzed.outputs]
     decoded, outcome = decode_batch(scored, ScoredFeedback, "sink", "dlq")
     assert not outcome.dead_letters, "the pipeline's own messages must decode"
-    rejected = asyncio.run(Store(engine).records.store([item for _, item in decoded], 1))
+    rejected = store(engine, Recorder(engine), [item for _, item in decoded])
     [(stored,)] = engine.execute(
         "SELECT count() FROM feedback WHERE kafka_topic = %(t)s", {"t": f"{topic}.scored"}
     )
