@@ -45,9 +45,10 @@ async def _take_events(
     version lets an event that was waiting for one batch to be consumed reset the guard of
     the *next* batch and be appended while that batch is held; the batch's cleanup then
     drops it without processing or acking it, and the partition's commits stop at its
-    offset for good (seen on Apache Kafka after restarts: 80 to 927 of 12,000 feedback never
-    stored, /livez healthy). Here the drainer waits while any batch is held, and the guard is
-    cleared only by the consumer. The rest follows faust.streams.Stream.noack_take.
+    offset. A hazard found reading Faust's code, not isolated by a measurement (the restart
+    losses first blamed on it were Faust's recovery, see pipeline/faust_recovery.py). Here
+    the drainer waits while any batch is held, and the guard is cleared only by the
+    consumer. The rest follows faust.streams.Stream.noack_take.
     """
     buffer: list[EventT[bytes]] = []
     full = asyncio.Event()
@@ -114,13 +115,12 @@ def first_gap(position: int | None, offsets: Sequence[int]) -> tuple[int, int] |
 def report_gap(ctx: WorkerContext, stage: str, topic: str, partition: int, hole: tuple[int, int]) -> None:
     """Count and log a range of records the stream skipped, and fail ``/livez``.
 
-    Faust's recovery can resume the streams before it seeks their partitions to the committed
-    offsets; records fetched in between are then never delivered (measured on Apache Kafka
-    after a restart with a backlog: 13 to 192 records per partition, in 6 of 7 runs). They
-    are never acked either, so the partition's commits stop at the first of them: a restart
-    reads them again. Seeking back inside the worker does not deliver them (Faust drops
-    records below the offset it last delivered), so the worker reports itself unhealthy and
-    its supervisor restarts it.
+    A guard, not a cure: the cause found so far (Faust's recovery clearing the agents' queues
+    after the fetcher had delivered into them, pipeline/faust_recovery.py) is closed. A
+    skipped record is never acked, so the partition's commits stop at it and the next owner
+    reads it again; Faust drops records below the offset it last delivered, so seeking back
+    inside the worker would not deliver it. The worker reports itself unhealthy and its
+    supervisor restarts it.
     """
     ctx.metrics.stream_gaps.labels(stage).inc()
     ctx.watchdog.skipped(stage, topic, partition, hole)

@@ -17,6 +17,7 @@ from agents import (
     register_store_agents,
 )
 from pipeline.context import WorkerContext
+from pipeline.faust_recovery import SeekFirstTableManager
 from pipeline.faust_transport import transport_scheme
 from pipeline.watchdog import ProgressWatchdog
 from sinks.kafka import KafkaPublisher
@@ -44,6 +45,9 @@ def create_app(ctx: WorkerContext) -> faust.App:
         settings.app_id,
         broker=[f"{scheme}://{host.strip()}" for host in settings.kafka_bootstrap.split(",")],
         store="memory://",
+        # Seeks the stream partitions before resuming them; Faust's own order loses records
+        # after every assignment (pipeline/faust_recovery.py).
+        TableManager=SeekFirstTableManager,
         datadir=str(datadir / "{conf.name}"),
         autodiscover=False,
         topic_partitions=settings.topic_partitions,

@@ -44,6 +44,9 @@ wait_until() {  # wait_until DESCRIPTION COMMAND...
 # writes its own PID before exec'ing CMD (setsid may fork, so $! would be the wrong one).
 detach() {
   local pidfile=$1 logfile=$2; shift 2
+  # A pid file left by a process that died (machine rebooted, kill -9) must not pass for the
+  # new one's: the wait below would return at once and the caller check a dead pid.
+  rm -f "$pidfile"
   setsid bash -c 'echo $$ >"$0"; exec "$@"' "$pidfile" "$@" >"$logfile" 2>&1 </dev/null &
   for _ in $(seq 1 20); do [[ -s $pidfile ]] && return 0; sleep 0.1; done
   die "could not start $1"

@@ -55,26 +55,20 @@ def distinct_stored(stack: Stack) -> int:
     return int(stack.query("SELECT uniqExact(feedback_id) FROM feedback")[0][0])
 
 
-def supervise_until_stored(stack: Stack, timeout_s: float = 300) -> list[str]:
-    """Wait until every feedback is stored, restarting a worker whose ``/livez`` fails, as a
-    supervisor (a Kubernetes liveness probe) would. Returns why each restart happened."""
-    restarts: list[str] = []
+def wait_until_stored(stack: Stack, timeout_s: float = 300) -> None:
+    """Wait until every feedback is stored. No supervisor restarts a worker: one whose
+    ``/livez`` fails (a stall, or a range of offsets its stream skipped) fails the test, since
+    a restart would hide what went wrong (issue #12: Faust's recovery lost records after
+    every assignment until pipeline/faust_recovery.py)."""
 
     def probe() -> int:
-        for proc in list(stack.workers):
+        for proc in stack.workers:
             if proc.poll() is None:
                 status, body = stack.http_get(proc, "/livez")
-                if status == 503:
-                    restarts.append(body)
-                    stack.stop_worker(proc)
-                    # Stopped on purpose: its exit code is not a crash of the test's making
-                    # (Faust sometimes exits 1 on SIGTERM while a send is pending).
-                    stack.workers.remove(proc)
-                    stack.start_worker(f"restart{len(restarts)}")
+                assert status == 200, f"a worker reports itself unhealthy: {body}; logs in {stack.log_dir}"
         return distinct_stored(stack)
 
     stack.wait_until("every feedback stored", probe, lambda n: n >= COUNT, timeout_s=timeout_s)
-    return restarts
 
 
 def assert_each_feedback_once(stack: Stack) -> None:
@@ -107,10 +101,9 @@ def test_worker_restarted_mid_stream_loses_nothing(
     stack.stop_worker(first, stop_signal)
     assert distinct_stored(stack) < COUNT, "the stream was not interrupted; raise COUNT"
     second = stack.start_worker("second")
-    restarts = supervise_until_stored(stack)
-    print(f"restarts by the supervisor: {len(restarts)} {restarts}")
+    wait_until_stored(stack)
     assert_each_feedback_once(stack)
-    if stop_signal == signal.SIGTERM and not restarts:
+    if stop_signal == signal.SIGTERM:
         # A clean stop commits everything it finished: what the next worker's sink finds
         # already stored is at most the batches the four agents had in hand (issue #12: a
         # SIGTERM restart used to re-read 26,539 of 30,000 scored records).
@@ -132,6 +125,5 @@ def test_second_worker_joins_and_first_leaves_mid_stream(make_stack: Callable[..
         timeout_s=90,
     )
     stack.stop_worker(first)
-    restarts = supervise_until_stored(stack)
-    print(f"restarts by the supervisor: {len(restarts)} {restarts}")
+    wait_until_stored(stack)
     assert_each_feedback_once(stack)
