@@ -77,7 +77,7 @@ def assert_each_feedback_once(stack: Stack) -> None:
         "SELECT count(), uniqExact(feedback_id), (SELECT count() FROM feedback FINAL), "
         "(SELECT sum(feedback) FROM feedback_rollup_hour) FROM feedback"
     )[0]
-    assert (rows, distinct, final, rollup) == (COUNT, COUNT, COUNT, COUNT)
+    assert (rows, distinct, final, rollup) == (COUNT, COUNT, COUNT, COUNT), f"logs in {stack.log_dir}"
 
 
 def already_stored(stack: Stack, worker: subprocess.Popen[bytes]) -> int:
