@@ -66,7 +66,9 @@ def wait_until_stored(stack: Stack, timeout_s: float = 300) -> None:
             if proc.poll() is None:
                 status, body = stack.http_get(proc, "/livez")
                 # 0: not answering yet (starting).
-                assert status in (0, 200), f"a worker reports itself unhealthy: {body}; logs in {stack.log_dir}"
+                assert status in (0, 200), (
+                    f"a worker reports itself unhealthy: {body}; logs in {stack.log_dir}"
+                )
         return distinct_stored(stack)
 
     stack.wait_until("every feedback stored", probe, lambda n: n >= COUNT, timeout_s=timeout_s)
