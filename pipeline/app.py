@@ -18,7 +18,7 @@ from agents import (
 )
 from pipeline.context import WorkerContext
 from pipeline.faust_recovery import SeekFirstTableManager
-from pipeline.faust_transport import transport_scheme
+from pipeline.faust_transport import drain_producer_buffer, transport_scheme
 from pipeline.watchdog import ProgressWatchdog
 from sinks.kafka import KafkaPublisher
 
@@ -83,7 +83,9 @@ def create_app(ctx: WorkerContext) -> faust.App:
     async def commit_on_shutdown(sender: Any, **kwargs: Any) -> None:
         # Faust's own last commit happens while it waits for streams to drain, which is
         # switched off above (stream_wait_empty); without this the work of the last commit
-        # interval would be read again by the next worker.
+        # interval would be read again by the next worker. The table changelog updates made
+        # from those records are sent first, so that committing does not lose them.
+        await drain_producer_buffer(app.producer)
         await app.consumer.commit()
 
     app.on_before_shutdown.connect(cast(Any, commit_on_shutdown))

@@ -86,3 +86,32 @@ def test_no_active_partition_fetches_nothing(monkeypatch: pytest.MonkeyPatch) ->
     assert fetched == []
     assert asyncio.run(thread._fetch_records(object(), {SCORED[0]}, timeout=1.0)) == {"records": True}
     assert isinstance(fetched[0], _NonEmptyView)
+
+
+class StandInBuffer:
+    """Faust's producer buffer, sending one message per pass of the event loop."""
+
+    def __init__(self, pending: int, stuck: bool = False):
+        self.size = pending
+        self.stuck = stuck
+
+    async def send_all(self) -> None:
+        while self.size and not self.stuck:
+            await asyncio.sleep(0)
+            self.size -= 1
+
+
+def test_the_producer_buffer_is_drained_before_the_producer_closes() -> None:
+    from pipeline.faust_transport import drain_producer_buffer
+
+    async def scenario(buffer: StandInBuffer, timeout_s: float) -> int:
+        sender = asyncio.create_task(buffer.send_all())
+        left = await drain_producer_buffer(type("Producer", (), {"buffer": buffer})(), timeout_s)
+        await sender if not buffer.stuck else sender.cancel()
+        return left
+
+    buffer = StandInBuffer(pending=250)
+    assert asyncio.run(scenario(buffer, timeout_s=5)) == 0
+    assert buffer.size == 0
+    # A broker that takes nothing: the wait ends, and says how many are lost.
+    assert asyncio.run(scenario(StandInBuffer(pending=7, stuck=True), timeout_s=0.1)) == 7
