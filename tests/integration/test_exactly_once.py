@@ -183,3 +183,28 @@ def test_a_whole_worker_killed_mid_stream_counts_each_feedback_once(make_stack: 
     assert stack.query("SELECT count() FROM aspect_mentions")[0][0] == mentions_before
     assert stack.query("SELECT sum(feedback) FROM feedback_rollup_hour")[0][0] == COUNT
     assert stack.query("SELECT sum(mentions) FROM aspect_rollup_day")[0][0] == mentions_before
+
+
+def test_rollups_hold_an_insert_once_it_returns(make_stack: Callable[..., Stack]) -> None:
+    # The sink commits offsets once an insert returns, so the rollups must hold the batch by
+    # then. A reader *during* an insert can see its facts before its rollup rows (ClickHouse
+    # writes the views after the table), which is why tests read figures with settled_row.
+    stack = make_stack()
+    client = stack.client()
+    try:
+        for batch in range(1, 11):
+            client.execute(
+                "INSERT INTO feedback "
+                "(feedback_id, brand, product_sku, customer_ref, event_time, polarity, score) "
+                "SELECT toString(number + %(first)s), 'b', toString(number %% 7), toString(number %% 11), "
+                "toDateTime('2026-11-01 00:00:00') + number * 60, 1, 0.9 FROM numbers(300)",
+                {"first": batch * 1000},
+            )
+            figures = client.execute(
+                "SELECT count(), (SELECT sum(feedback) FROM feedback_rollup_hour), "
+                "(SELECT sum(feedback) FROM feedback_rollup_day), "
+                "(SELECT countMerge(feedback) FROM customer_experience_state) FROM feedback"
+            )[0]
+            assert figures == (300 * batch,) * 4
+    finally:
+        client.disconnect()

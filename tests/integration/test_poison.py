@@ -64,11 +64,15 @@ def test_event_times_no_table_can_hold_are_dead_letters_and_the_rest_is_stored(
     assert sorted(value for value, _ in dead) == sorted(poison)
     assert {(r.stage, r.reason) for _, r in dead} == {("ingest", "out_of_range")}
     # Facts and rollups agree: nothing of the poison reached either.
-    feedback, mentions = stack.query("SELECT count(), sum(aspect_count) FROM feedback")[0]
+    feedback, mentions, mention_rows, rollup_feedback, rollup_mentions = stack.settled_row(
+        "SELECT count(), sum(aspect_count), (SELECT count() FROM aspect_mentions), "
+        "(SELECT sum(feedback) FROM feedback_rollup_day), (SELECT sum(mentions) FROM aspect_rollup_day) "
+        "FROM feedback"
+    )
     assert feedback == 600
-    assert stack.query("SELECT count() FROM aspect_mentions")[0][0] == mentions
-    assert stack.query("SELECT sum(feedback) FROM feedback_rollup_day")[0][0] == 600
-    assert stack.query("SELECT sum(mentions) FROM aspect_rollup_day")[0][0] == mentions
+    assert mention_rows == mentions
+    assert rollup_feedback == 600
+    assert rollup_mentions == mentions
 
 
 def test_a_record_clickhouse_cannot_hold_is_a_sink_rejected_dead_letter(

@@ -75,10 +75,10 @@ def wait_until_stored(stack: Stack, timeout_s: float = 300) -> None:
 
 
 def assert_each_feedback_once(stack: Stack) -> None:
-    rows, distinct, final, rollup = stack.query(
+    rows, distinct, final, rollup = stack.settled_row(
         "SELECT count(), uniqExact(feedback_id), (SELECT count() FROM feedback FINAL), "
         "(SELECT sum(feedback) FROM feedback_rollup_hour) FROM feedback"
-    )[0]
+    )
     assert (rows, distinct, final, rollup) == (COUNT, COUNT, COUNT, COUNT), f"logs in {stack.log_dir}"
 
 
