@@ -64,6 +64,15 @@ class Settings(BaseSettings):
     """How often the worker commits the offsets of processed batches (Faust's
     ``broker_commit_interval``). After a crash, up to this much work is read again: the
     sinks leave out what ClickHouse already holds, upstream stages publish it again."""
+    dlq_payload: Literal["original", "masked", "none"] = "masked"
+    """What a dead letter carries as its value. ``masked`` (default): the original message
+    with personal data masked in every string of a message that parses as JSON (the whole
+    text otherwise), so it can still be read and replayed; ``original``: the bytes as
+    received (personal data included: restrict who reads the topic); ``none``: no value,
+    only the reason headers (cannot be replayed)."""
+    dlq_retention_days: float = Field(default=7.0, gt=0)
+    """How long the dead-letter topic keeps records (``retention.ms``, set by ``voc topics
+    create`` and by the worker when it creates the topic)."""
     customer_ref_salt: SecretStr = SecretStr("voc-local-salt")
     """Salt of the one-way hash that turns a customer id into ``customer_ref``."""
     taxonomy_path: Path = _CONFIG_DIR / "taxonomy" / "ecommerce.yaml"

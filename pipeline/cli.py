@@ -88,7 +88,8 @@ def topics() -> None:
 @topics.command("create")
 def topics_create() -> None:
     """Create every topic that does not exist yet with VOC_TOPIC_PARTITIONS partitions and
-    its configs, and check the partition counts of those that exist (idempotent)."""
+    its configs, check the partition counts of those that exist, and set their configs where
+    they differ (the dead-letter topic's retention.ms from VOC_DLQ_RETENTION_DAYS); idempotent."""
     from pipeline.context import ensure_pipeline_topics
 
     try:
@@ -97,6 +98,8 @@ def topics_create() -> None:
         raise click.ClickException(str(exc)) from exc
     created = f": {', '.join(report.created)}" if report.created else ""
     click.echo(f"created {len(report.created)} topics{created}; {len(report.existing)} already existed")
+    if report.reconfigured:
+        click.echo(f"set the configs of existing topics: {', '.join(report.reconfigured)}")
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)
 
@@ -128,6 +131,66 @@ def lag(group: str | None, as_json: bool) -> None:
     rows = [(r.topic, r.partition, "-" if r.committed is None else r.committed, r.end, r.lag) for r in lags]
     click.echo(f"group {group_id}: total lag {sum(r.lag for r in lags)}")
     click.echo(format_table(["topic", "partition", "committed", "end", "lag"], rows, 60))
+
+
+@main.group(invoke_without_command=True)
+@click.option("--idle-timeout", default=3.0, show_default=True, help="Stop after this long idle.")
+@click.pass_context
+def dlq(ctx: click.Context, idle_timeout: float) -> None:
+    """Print the dead letters with their reasons, from the beginning; ``voc dlq replay``
+    sends fixed ones back."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from pipeline.demo import format_dead_letters
+
+    _print_topic(lambda t: t.dlq, idle_timeout, lambda records: format_dead_letters(records))
+
+
+@dlq.command("replay")
+@click.option("--reason", "reasons", multiple=True, help="Only letters of this reason (repeatable).")
+@click.option("--stage", "stages", multiple=True, help="Only letters of this stage (repeatable).")
+@click.option(
+    "--source-topic", "source_topics", multiple=True,
+    help="Only letters from this topic (repeatable) [every topic of the namespace].",
+)  # fmt: skip
+@click.option("--dry-run", is_flag=True, help="Count what would be replayed; send nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
+def dlq_replay(
+    reasons: tuple[str, ...],
+    stages: tuple[str, ...],
+    source_topics: tuple[str, ...],
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    """Send dead letters whose cause is fixed back to the topic they came from (key and
+    value as in the letter, header voc.replayed_from). Reads the topic from its earliest
+    record to its end at the start; letters without a value (VOC_DLQ_PAYLOAD=none) are
+    counted, not sent."""
+    import asyncio
+
+    import orjson
+
+    from pipeline.dlq_replay import ReplayFilter, replay_dead_letters
+
+    settings = _settings()
+    names = TopicNames.in_namespace(settings.topic_namespace)
+    own = set(names.all()) - {names.dlq}
+    foreign = sorted(set(source_topics) - own)
+    if foreign:
+        raise click.ClickException(
+            f"not a topic of namespace {settings.topic_namespace}: {', '.join(foreign)}"
+        )
+    wanted = ReplayFilter(frozenset(reasons), frozenset(stages), frozenset(source_topics or own))
+    report = asyncio.run(replay_dead_letters(settings.kafka_bootstrap, names.dlq, wanted, dry_run))
+    if as_json:
+        click.echo(orjson.dumps({**report.to_json(), "dry_run": dry_run}).decode())
+        return
+    verb = "would replay" if dry_run else "replayed"
+    sent = ", ".join(f"{n} to {topic}" for topic, n in sorted(report.replayed.items())) or "nothing"
+    click.echo(
+        f"read {report.read} dead letters from {names.dlq}; {verb} {sent}; {report.not_matching} not "
+        f"matching, {report.without_payload} without a value, {report.unreadable} without reason headers"
+    )
 
 
 @main.group()
@@ -226,15 +289,6 @@ def alerts(idle_timeout: float) -> None:
     from pipeline.demo import format_alerts
 
     _print_topic(lambda t: t.alerts, idle_timeout, lambda records: format_alerts([r.value for r in records]))
-
-
-@main.command()
-@click.option("--idle-timeout", default=3.0, show_default=True, help="Stop after this long idle.")
-def dlq(idle_timeout: float) -> None:
-    """Print the dead letters with their reasons, from the beginning."""
-    from pipeline.demo import format_dead_letters
-
-    _print_topic(lambda t: t.dlq, idle_timeout, lambda records: format_dead_letters(records))
 
 
 @main.command()

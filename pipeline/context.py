@@ -66,6 +66,7 @@ def ensure_pipeline_topics(settings: Settings) -> TopicsReport:
         settings.app_id,
         settings.topic_partitions,
         settings.topic_replication_factor,
+        dlq_retention_ms=round(settings.dlq_retention_days * 86_400_000),
     )
     return ensure_topics(settings.kafka_bootstrap, specs)
 

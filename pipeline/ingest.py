@@ -7,7 +7,9 @@ customer voice (an agent's chat turn) yields ``None`` and is counted as skipped.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -104,6 +106,40 @@ def _clean(text: str) -> str:
     return mask_pii(normalize_text(text))
 
 
+@functools.lru_cache(maxsize=65_536)
+def _clean_field(value: str) -> str:
+    """A free-text field other than the text (product name, variant), masked like the text."""
+    return _clean(value)
+
+
+# What each field other than the text gets (issue #13), written down in the README ("Personal
+# data"): free text is masked like the text (``product.name``, ``variant``); identifiers that
+# key rollups and route alerts (``brand``, ``product.sku``, ``store_id``, ``agent_id``) are
+# refused when they hold a phone, e-mail, ID or card number, since a masked key would merge
+# unrelated stores and a kept one leaks; ``customer_id`` is replaced by a keyed hash; survey
+# questions are not stored. A street address in an identifier is kept: stores are named by
+# their street.
+_PERSONAL_IN_IDENTIFIER = re.compile(r"<(PHONE|EMAIL|ID|CARD)>")
+
+
+# Brands, SKUs, stores and agents repeat across millions of messages: remembering the last
+# checks keeps the cost off the hot path (a refused value raises, and is not remembered).
+@functools.lru_cache(maxsize=65_536)
+def _identifier(field: str, value: str) -> str:
+    """``value`` unchanged, or InvalidMessage ``schema_invalid`` when it holds personal data."""
+    if not value:
+        return value
+    found = set(_PERSONAL_IN_IDENTIFIER.findall(mask_pii(normalize_text(value))))
+    found -= set(_PERSONAL_IN_IDENTIFIER.findall(value))
+    if found:
+        kinds = ", ".join(sorted(kind.lower() for kind in found))
+        raise InvalidMessage(
+            "schema_invalid",
+            f"{field} holds personal data ({kinds}); identifiers must not, replace it at the source",
+        )
+    return value
+
+
 def _customer_ref(customer_id: str | None, salt: bytes) -> str:
     if not customer_id:
         return ""
@@ -113,7 +149,11 @@ def _customer_ref(customer_id: str | None, salt: bytes) -> str:
 def _product_fields(product: ProductRef | None) -> dict[str, str]:
     if product is None:
         return {}
-    return {"product_sku": product.sku, "product_name": product.name, "variant": product.variant}
+    return {
+        "product_sku": _identifier("product.sku", product.sku),
+        "product_name": _clean_field(product.name),
+        "variant": _clean_field(product.variant),
+    }
 
 
 def _origin(record: RawRecord) -> Origin:
@@ -133,7 +173,7 @@ def ingest_review(record: RawRecord, ctx: IngestContext) -> Feedback:
         feedback_id=f"review:{review.platform}:{review.review_id}",
         source="review",
         channel=review.platform,
-        brand=review.brand,
+        brand=_identifier("brand", review.brand),
         **_product_fields(review.product),
         customer_ref=_customer_ref(review.customer_id, ctx.customer_ref_salt),
         text=_clean(_PART_SEPARATOR.join(p for p in parts if p)),
@@ -152,11 +192,11 @@ def ingest_chat(record: RawRecord, ctx: IngestContext) -> Feedback | None:
         feedback_id=f"chat:{turn.conversation_id}:{turn.turn_index}",
         source="chat",
         channel=turn.channel,
-        brand=turn.brand,
+        brand=_identifier("brand", turn.brand),
         **_product_fields(turn.product),
         customer_ref=_customer_ref(turn.customer_id, ctx.customer_ref_salt),
-        store_id=turn.store_id or "",
-        agent_id=turn.agent_id or "",
+        store_id=_identifier("store_id", turn.store_id or ""),
+        agent_id=_identifier("agent_id", turn.agent_id or ""),
         text=_clean(turn.text),
         event_time=turn.ts,
         origin=_origin(record),
@@ -170,7 +210,7 @@ def ingest_survey(record: RawRecord, ctx: IngestContext) -> Feedback:
         feedback_id=f"survey:{response.survey_id}:{response.response_id}",
         source="survey",
         channel=response.touchpoint,
-        brand=response.brand,
+        brand=_identifier("brand", response.brand),
         **_product_fields(response.product),
         customer_ref=_customer_ref(response.customer_id, ctx.customer_ref_salt),
         text=_clean(_PART_SEPARATOR.join(a.answer for a in response.answers if a.answer)),

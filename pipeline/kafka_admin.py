@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from kafka import TopicPartition
-from kafka.admin import KafkaAdminClient, OffsetSpec
+from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, OffsetSpec
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from config.errors import ConfigError
@@ -59,6 +59,9 @@ class TopicsReport:
     existing: list[str]
     warnings: list[str]
     """Existing non-strict topics whose partition count differs from the settings."""
+    reconfigured: list[str] = field(default_factory=list)
+    """Existing topics whose configs (``retention.ms`` of the dead-letter topic...) differed
+    from the specs and were set to them."""
 
 
 @contextmanager
@@ -120,6 +123,7 @@ def ensure_topics(bootstrap: str, specs: Sequence[TopicSpec]) -> TopicsReport:
             admin.wait_for_topics([s.name for s in missing], timeout_ms=_TOPIC_READY_TIMEOUT_MS)
         existing = [s for s in specs if s.name in present]
         counts = _partition_counts(admin, [s.name for s in existing])
+        reconfigured = _apply_configs(admin, [s for s in existing if s.configs])
     warnings: list[str] = []
     errors: list[str] = []
     for spec in existing:
@@ -136,7 +140,33 @@ def ensure_topics(bootstrap: str, specs: Sequence[TopicSpec]) -> TopicsReport:
         )
     for warning in warnings:
         log.warning("%s", warning)
-    return TopicsReport(created=created, existing=[s.name for s in existing], warnings=warnings)
+    return TopicsReport(
+        created=created, existing=[s.name for s in existing], warnings=warnings, reconfigured=reconfigured
+    )
+
+
+def _apply_configs(admin: KafkaAdminClient, specs: Sequence[TopicSpec]) -> list[str]:
+    """Set the configs of ``specs`` on their existing topics where they differ (incremental:
+    other configs of the topic stay as they are); returns the topics changed."""
+    if not specs:
+        return []
+    described = admin.describe_configs(
+        [ConfigResource(ConfigResourceType.TOPIC, s.name, dict.fromkeys(s.configs)) for s in specs]
+    ).get("topic", {})
+    changes = []
+    for spec in specs:
+        current = {key: entry.get("value") for key, entry in described.get(spec.name, {}).items()}
+        wanted = {key: value for key, value in spec.configs.items() if current.get(key) != value}
+        if wanted:
+            changes.append(ConfigResource(ConfigResourceType.TOPIC, spec.name, wanted))
+    if changes:
+        outcome = admin.alter_configs(changes).get("topic", {})
+        failed = {name: status for name, status in outcome.items() if status != "OK"}
+        if failed:
+            raise ConfigError(f"cannot set topic configs: {failed}")
+        for change in changes:
+            log.info("topic %s: set %s", change.name, change.configs)
+    return [change.name for change in changes]
 
 
 def delete_topics(bootstrap: str, names: Iterable[str]) -> list[str]:

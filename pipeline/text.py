@@ -30,7 +30,14 @@ _TO_SIMPLIFIED = OpenCC("t2s")
 
 # Zero-width characters, BOM, variation selectors (emoji styling) and lone surrogates (from
 # broken JSON escapes; they cannot be encoded as UTF-8) carry no meaning but break matching.
-_INVISIBLE = re.compile("[\u200b-\u200f\u2060-\u2064\ufeff\ufe00-\ufe0f\ud800-\udfff]")
+# Bidirectional embeddings, overrides and isolates (U+202A-202E, U+2066-2069) and the other
+# format controls (soft hyphen, Arabic letter mark, Mongolian vowel separator, interlinear
+# annotation, tag characters) go too: they can reorder what an analyst sees ("\u202e" shows
+# the rest of a text backwards) and hide personal data from the masks.
+_INVISIBLE = re.compile(
+    "[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff"
+    "\ufe00-\ufe0f\ufff9-\ufffb\ud800-\udfff\U000e0000-\U000e007f]"
+)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _SPACES = re.compile(r"\s+")
 # Line breaks and tabs escaped twice on the way ("\\n" in a JSON dump of a JSON string) arrive
@@ -131,13 +138,39 @@ def _decode_markup(text: str) -> str:
 
 _DIGIT = re.compile(r"\d")
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
-# Mainland mobile: optional +86 / 86, then 1[3-9] and nine digits, spaces or dashes allowed
-# between groups (138 1234 5678, 138-1234-5678). Not inside a longer digit run.
-_MOBILE = re.compile(r"(?<![\d])(?:\+?86[\s-]?)?1[3-9]\d(?:[\s-]?\d){8}(?![\d])")
+# An e-mail address spelled out to get past filters: "zhang at example dot com",
+# "zhang(at)example(dot)cn", "zhang艾特qq点com". The spelled-out dot is required and the last
+# label must be a common top-level domain, so "look at this dot com bubble" is the only kind
+# of English it could take, and Chinese text never has "at" between two Latin words.
+_SPELLED_AT = r"(?:\s*[(\[]\s*at\s*[)\]]\s*|\s+at\s+|\s*艾特\s*)"
+_SPELLED_DOT = r"(?:\s*[(\[]\s*dot\s*[)\]]\s*|\s+dot\s+|\s*点\s*|\.)"
+_TOP_LEVEL = r"(?:com|cn|net|org|edu|gov|io|co|me|info|biz|cc|top|xyz|hk|tw|jp|uk|de|us)"
+_SPELLED_EMAIL = re.compile(
+    rf"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+{_SPELLED_AT}[A-Za-z0-9-]+"
+    rf"(?:{_SPELLED_DOT}[A-Za-z0-9-]+)*?{_SPELLED_DOT}{_TOP_LEVEL}(?!\.?[A-Za-z0-9])",
+    re.IGNORECASE,
+)
+# Mainland mobile: optional +86 / 86, then 1[3-9] and nine digits, spaces, dashes or dots
+# allowed between groups (138 1234 5678, 138-1234-5678, 139.1234.0010). Not inside a longer
+# digit run.
+_MOBILE = re.compile(r"(?<![\d])(?:\+?86[\s.-]?)?1[3-9]\d(?:[\s.-]?\d){8}(?![\d])")
 # Landline with area code: 010-12345678, 0755 1234567, (021)12345678.
 _LANDLINE = re.compile(r"(?<![\d])(?:\(0\d{2,3}\)|0\d{2,3}[\s-])\d{7,8}(?![\d])")
 _ID_CARD = re.compile(r"(?<![\dXx])\d{17}[\dXx](?![\dXx])")
+# The birth date inside a resident ID (digits 7-14): 18xx-20xx, a month, a day. An 18-digit
+# number with a date there is masked as an ID even when its check digit is wrong (a typo is
+# still personal data); order and tracking numbers rarely have one and stay.
+_ID_BIRTH_DATE = re.compile(r"(?:18|19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])")
 _DIGIT_RUN = re.compile(r"(?<![\d])\d(?:[\s-]?\d){15,18}(?![\d])")
+# Chinese numerals written for digits inside a number ("139一二三四0012", "幺三八..."), one
+# character for one digit, so a digit-only copy of the text has the same offsets.
+_CHINESE_DIGITS = str.maketrans("〇零一二三四五六七八九幺", "001234567891")
+_CHINESE_DIGIT = re.compile("[〇零一二三四五六七八九幺]")
+# Cheap gates, run on every text: four numerals in a row, or a numeral next to a digit; "at"
+# or 艾特 for a spelled-out address.
+_CHINESE_NUMERAL_RUN = re.compile("[〇零一二三四五六七八九幺]{4}")
+_NUMERAL_NEXT_TO_DIGIT = re.compile(r"\d[〇零一二三四五六七八九幺]|[〇零一二三四五六七八九幺]\d")
+_SPELLED_EMAIL_HINT = re.compile("at|AT|At|aT|艾特")
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
 # Street addresses, where cheaply detectable: a road or a residential compound followed by a
@@ -169,27 +202,39 @@ def _luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
+def _looks_like_resident_id(candidate: str) -> bool:
+    return _valid_resident_id(candidate) or _ID_BIRTH_DATE.fullmatch(candidate[6:14]) is not None
+
+
 def _mask_card(match: re.Match[str]) -> str:
     digits = re.sub(r"[\s-]", "", match[0])
     return "<CARD>" if 16 <= len(digits) <= 19 and _luhn_valid(digits) else match[0]
 
 
 def mask_pii(text: str) -> str:
-    """Replace personal data with typed placeholders: ``<EMAIL>``, ``<ID>`` (resident ID,
-    checksum verified), ``<CARD>`` (16-19 digits, Luhn valid), ``<PHONE>`` (mainland
-    mobile, or landline with area code) and ``<ADDRESS>`` (street address with a number).
+    """Replace personal data with typed placeholders: ``<EMAIL>`` (also spelled out: "at",
+    "dot", 艾特, 点), ``<ID>`` (resident ID: checksum valid, or a birth date where an ID has
+    one), ``<CARD>`` (16-19 digits, Luhn valid), ``<PHONE>`` (mainland mobile, or landline
+    with area code; Chinese numerals may stand for digits) and ``<ADDRESS>`` (street address
+    with a number).
 
     Expects normalized text (half-width digits). Placeholders keep the fact that a number
     was there, which matters for analysis (a customer leaving a phone number is upset).
     """
     if "@" in text:
         text = _EMAIL.sub("<EMAIL>", text)
-    if not _DIGIT.search(text):
+    has_digit = _DIGIT.search(text) is not None
+    if _CHINESE_NUMERAL_RUN.search(text) or (has_digit and _NUMERAL_NEXT_TO_DIGIT.search(text)):
+        text = _mask_chinese_numeral_numbers(text)
+        has_digit = _DIGIT.search(text) is not None
+    if _SPELLED_EMAIL_HINT.search(text):
+        text = _SPELLED_EMAIL.sub("<EMAIL>", text)
+    if not has_digit:
         return text
     # Masking one number can free a neighbour glued to it (an ID written straight after a
     # card number), so repeat until nothing changes; each change shortens the text.
     while True:
-        masked = _ID_CARD.sub(lambda m: "<ID>" if _valid_resident_id(m[0]) else m[0], text)
+        masked = _ID_CARD.sub(lambda m: "<ID>" if _looks_like_resident_id(m[0]) else m[0], text)
         masked = _DIGIT_RUN.sub(_mask_card, masked)
         masked = _MOBILE.sub("<PHONE>", masked)
         if masked == text:
@@ -197,3 +242,24 @@ def mask_pii(text: str) -> str:
         text = masked
     text = _LANDLINE.sub("<PHONE>", text)
     return _ADDRESS.sub("<ADDRESS>", text)
+
+
+def _mask_chinese_numeral_numbers(text: str) -> str:
+    """Mask mobile numbers and IDs written partly or wholly in Chinese numerals. Matching runs
+    on a copy with the numerals as digits; only spans with a numeral in them are replaced
+    here (the digit-only ones are left to the usual path)."""
+    shadow = text.translate(_CHINESE_DIGITS)
+    spans: list[tuple[int, int, str]] = []
+    for pattern, placeholder in ((_ID_CARD, "<ID>"), (_MOBILE, "<PHONE>")):
+        for match in pattern.finditer(shadow):
+            start, end = match.span()
+            if not _CHINESE_DIGIT.search(text, start, end):
+                continue
+            if placeholder == "<ID>" and not _looks_like_resident_id(match[0]):
+                continue
+            if any(start < e and s < end for s, e, _ in spans):
+                continue
+            spans.append((start, end, placeholder))
+    for start, end, placeholder in sorted(spans, reverse=True):
+        text = text[:start] + placeholder + text[end:]
+    return text

@@ -61,7 +61,9 @@ def changelog_topic(app_id: str, table: str = WINDOWS_TABLE) -> str:
     return f"{app_id}-{table}-changelog"
 
 
-def topic_specs(topics: TopicNames, app_id: str, partitions: int, replication: int) -> list[TopicSpec]:
+def topic_specs(
+    topics: TopicNames, app_id: str, partitions: int, replication: int, dlq_retention_ms: int | None = None
+) -> list[TopicSpec]:
     """Every topic a worker of app ``app_id`` reads or writes, the table changelogs included.
 
     The two tables are keyed like the topics they read (scored feedback by product, window
@@ -70,7 +72,18 @@ def topic_specs(topics: TopicNames, app_id: str, partitions: int, replication: i
     changes how many workers share the work.
     """
     keyed_state = {topics.scored, topics.brand_windows}
-    specs = [TopicSpec(name, partitions, replication, strict=name in keyed_state) for name in topics.all()]
+    specs = [
+        TopicSpec(
+            name,
+            partitions,
+            replication,
+            # Dead letters hold what the sources sent (personal data, unless masked): kept
+            # only as long as the settings say.
+            {"retention.ms": str(dlq_retention_ms)} if name == topics.dlq and dlq_retention_ms else {},
+            strict=name in keyed_state,
+        )
+        for name in topics.all()
+    ]
     specs += [
         TopicSpec(
             changelog_topic(app_id, table), partitions, replication, {"cleanup.policy": "compact"}, True

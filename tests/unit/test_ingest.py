@@ -3,6 +3,7 @@ import pytest
 
 from pipeline.errors import InvalidMessage
 from pipeline.ingest import IngestContext, ingest_chat, ingest_review, ingest_survey
+from pipeline.records import RawRecord
 from tests.unit.conftest import record
 
 REVIEW = {
@@ -102,3 +103,36 @@ def test_survey_without_any_signal_is_invalid(ingest_ctx: IngestContext) -> None
     empty = {k: v for k, v in SURVEY.items() if k not in ("nps", "csat", "answers")}
     with pytest.raises(InvalidMessage, match="needs nps, csat or at least one answer"):
         ingest_survey(record(orjson.dumps(empty)), ingest_ctx)
+
+
+def _chat_record(**fields: object) -> RawRecord:
+    return record(orjson.dumps({**CHAT, **fields}), topic="t.chat.raw")
+
+
+def test_free_text_fields_are_masked_like_the_text(ingest_ctx: IngestContext) -> None:
+    # Issue #13: an e-mail in the variant and a phone in the product name reached the rollups.
+    feedback = ingest_chat(
+        _chat_record(product={"sku": "SKU-1", "name": "保温杯 客服13812345678", "variant": "a@b.com 红色"}),
+        ingest_ctx,
+    )
+    assert feedback is not None
+    assert (feedback.product_name, feedback.variant) == ("保温杯 客服<PHONE>", "<EMAIL> 红色")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("store_id", "13812345678"), ("agent_id", "li@example.com"), ("brand", "139.1234.0010")],
+)
+def test_an_identifier_holding_personal_data_is_refused(
+    ingest_ctx: IngestContext, field: str, value: str
+) -> None:
+    with pytest.raises(InvalidMessage) as caught:
+        ingest_chat(_chat_record(**{field: value}), ingest_ctx)
+    assert caught.value.reason == "schema_invalid"
+    assert field in str(caught.value) and value not in str(caught.value)
+
+
+def test_identifiers_without_personal_data_are_kept(ingest_ctx: IngestContext) -> None:
+    feedback = ingest_chat(_chat_record(store_id="建国路88号店", agent_id="A-1024"), ingest_ctx)
+    assert feedback is not None
+    assert (feedback.store_id, feedback.agent_id) == ("建国路88号店", "A-1024")

@@ -102,10 +102,38 @@ def test_mask_email() -> None:
     assert mask_pii("发到 zhang.san+vip@example.com.cn 吧") == "发到 <EMAIL> 吧"
 
 
-def test_mask_resident_id_only_with_valid_checksum() -> None:
+def test_mask_resident_id_with_valid_checksum_or_a_birth_date() -> None:
     assert mask_pii(f"身份证{VALID_ID}") == "身份证<ID>"
+    # Issue #13: a typo in the check digit is still personal data.
     wrong = VALID_ID[:-1] + "1"
-    assert mask_pii(f"身份证{wrong}") == f"身份证{wrong}"
+    assert mask_pii(f"身份证{wrong}") == "身份证<ID>"
+    # An 18-digit order number has no birth date where an ID has one: it stays for analysis.
+    assert mask_pii("订单号 123456789012345678") == "订单号 123456789012345678"
+
+
+def test_mask_phone_with_dots_and_chinese_numerals() -> None:
+    # Issue #13: forms found stored raw after a run.
+    assert mask_pii("电话139.1234.0010谢谢") == "电话<PHONE>谢谢"
+    assert mask_pii("加我139一二三四0012") == "加我<PHONE>"
+    assert mask_pii("打幺三八一二三四五六七八") == "打<PHONE>"
+    assert mask_pii(f"身份证{VALID_ID[:6]}一九四九{VALID_ID[10:]}") == "身份证<ID>"
+    # Chinese numerals that are not a number of that shape stay.
+    assert mask_pii("第一次买,一二三四五六七八九十都不错") == "第一次买,一二三四五六七八九十都不错"
+    assert mask_pii("价格一百二十,买了三四次") == "价格一百二十,买了三四次"
+
+
+def test_mask_spelled_out_email() -> None:
+    for raw in ("pii04 at example dot com", "pii04(at)example(dot)com", "pii04 [at] example [dot] cn",
+                "zhang艾特qq点com", "zhang at mail.example.com.cn"):  # fmt: skip
+        assert mask_pii(f"联系{raw} 谢谢") == "联系<EMAIL> 谢谢", raw
+    assert mask_pii("物流 at home 很快") == "物流 at home 很快"
+
+
+def test_bidi_and_format_controls_are_removed() -> None:
+    # Issue #13: U+202E shows the rest of a text backwards; isolates and soft hyphens hide
+    # digits from the masks.
+    assert normalize_text("好\u202e评\u202c 138\u20661234\u20695678\u00ad") == "好评 13812345678"
+    assert mask_pii(normalize_text("电话138\u202a1234\u202c5678")) == "电话<PHONE>"
 
 
 def test_mask_bank_card_only_when_luhn_valid() -> None:
