@@ -7,7 +7,7 @@ VOC := $(VENV)/bin/voc
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup up browser down status demo test test-unit test-integration test-rebalance lint format chaos bench bench-queries train eval bench-nlp clean
+.PHONY: help setup up browser down status demo test test-unit test-integration test-rebalance lint format chaos bench bench-queries train eval eval-pii bench-nlp clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -70,6 +70,9 @@ eval: setup ## Evaluate ours and snownlp's model on ../shared/data; writes READM
 
 bench-queries: up ## Every docs/bi.md query on 10M aspect mentions (BENCH_ROWS=10000000)
 	$(VOC) bench-queries --rows $(or $(BENCH_ROWS),10000000)
+
+eval-pii: setup ## Masking on a seeded corpus of 400 PII cases (10 types) and 400 look-alikes: recall, precision
+	$(VOC) eval pii
 
 bench-nlp: setup ## Text stage alone: docs/s per core, import+load time, peak RSS
 	$(VOC) bench-nlp

@@ -11,12 +11,13 @@ from pydantic import SecretStr
 
 from pipeline.context import clickhouse_config
 from sinks.clickhouse import connect
+from sinks.migrations import apply_migrations
 from tests.integration.conftest import Stack
 
 pytestmark = pytest.mark.integration
 
 # Local-only credentials, as in deploy/local/clickhouse-users.xml.
-BI_USER, BI_PASSWORD = "voc_bi", "voc-bi-local"
+BI_USER, BI_PASSWORD, BI_DATABASE = "voc_bi", "voc-bi-local", "voc"
 INGEST_USER, INGEST_PASSWORD = "voc_ingest", "voc-ingest-local"
 
 
@@ -24,12 +25,21 @@ def test_bi_user_reads_but_cannot_write_alter_drop_or_change_settings(
     make_stack: Callable[..., Stack],
 ) -> None:
     stack = make_stack()
+    # voc_bi may read the pipeline's database only (`voc`, as in the local users file): the
+    # test reads it there (migrating it is idempotent) and is refused the test's own database.
+    admin = connect(clickhouse_config(stack.settings, with_database=False))
+    apply_migrations(admin, BI_DATABASE, stack.settings.migrations_dir)
+    admin.disconnect()
     bi_settings = stack.settings.model_copy(
-        update={"clickhouse_user": BI_USER, "clickhouse_password": SecretStr(BI_PASSWORD)}
+        update={
+            "clickhouse_user": BI_USER,
+            "clickhouse_password": SecretStr(BI_PASSWORD),
+            "clickhouse_database": BI_DATABASE,
+        }
     )
     bi = connect(clickhouse_config(bi_settings))
     try:
-        assert bi.execute("SELECT count() FROM feedback") == [(0,)]
+        assert bi.execute("SELECT count() FROM feedback")[0][0] >= 0
         forbidden = [
             "INSERT INTO feedback (feedback_id) VALUES ('x')",
             "ALTER TABLE feedback ADD COLUMN hacked String",
@@ -40,6 +50,11 @@ def test_bi_user_reads_but_cannot_write_alter_drop_or_change_settings(
         for sql in forbidden:
             with pytest.raises(ServerException, match=r"readonly|Cannot modify|Cannot execute"):
                 bi.execute(sql)
+        # Issue #13: another database on the server is out of reach.
+        other = stack.settings.clickhouse_database
+        with pytest.raises(ServerException, match="Access denied to database"):
+            bi.execute(f"SELECT count() FROM `{other}`.feedback")
+        assert {row[0] for row in bi.execute("SHOW DATABASES")} == {BI_DATABASE, "system"}
     finally:
         bi.disconnect()
     assert {row[0] for row in stack.query("SHOW TABLES")} >= {"feedback", "aspect_mentions", "alerts"}

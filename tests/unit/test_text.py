@@ -202,6 +202,7 @@ def _luhn_complete(prefix: str) -> str:
 
 _ID_RUN = re.compile(r"(?<![\dXx])\d{17}[\dXx](?![\dXx])")
 _CARD_RUN = re.compile(r"(?<!\d)\d{16,19}(?!\d)")
+_ISSUER = re.compile(r"(?:62|60|65|81|4|5[1-5]|2[2-7]|3[457])")
 
 
 @given(
@@ -219,4 +220,22 @@ def test_masked_output_has_no_valid_id_or_card_number_left(parts: list[str]) -> 
     for match in _ID_RUN.finditer(masked):
         assert _valid_id(match[0][:17]) != match[0].upper(), masked
     for match in _CARD_RUN.finditer(masked):
-        assert not luhn_ok(match[0]), masked
+        # A run glued from other parts may pass Luhn; a card also starts like one.
+        assert not (luhn_ok(match[0]) and _ISSUER.match(match[0])), masked
+
+
+def test_a_luhn_valid_order_number_without_an_issuer_prefix_stays() -> None:
+    # One random order number in ten passes Luhn; cards start with an issuer prefix.
+    order = _luhn_complete("100000000000000")
+    assert mask_pii(f"订单号 {order}") == f"订单号 {order}"
+    assert mask_pii(f"卡号 {_luhn_complete('622202020011223')}") == "卡号 <CARD>"
+
+
+def test_labelled_accounts_plates_and_passports_are_masked() -> None:
+    assert mask_pii("加我QQ:609909965 谢谢") == "加我<QQ> 谢谢"
+    assert mask_pii("微信: zhang_san88") == "<WECHAT>"
+    assert mask_pii("车停在门口,车牌粤B·D12345") == "车停在门口,车牌<PLATE>"
+    assert mask_pii("护照号码:E12345678") == "<PASSPORT>"
+    # Without a label or the exact shape they stay.
+    for text in ("我用QQ音乐听歌", "微信支付很方便", "京东快递很快", "订单号 E12345678"):
+        assert mask_pii(text) == text
