@@ -15,7 +15,7 @@ from opencc import OpenCC
 
 from pipeline.emoji_words import EMOJI_WORDS
 
-__all__ = ["LOST_CHARACTER", "mask_pii", "normalize_text", "to_simplified"]
+__all__ = ["LOST_CHARACTER", "luhn_valid", "mask_pii", "normalize_text", "to_simplified"]
 
 # Where a character was lost to "?" by a lossy re-encoding upstream, it becomes U+FFFD: the
 # tokenizer keeps it as its own token and the clause splitter does not split on it, whereas
@@ -212,7 +212,8 @@ def _valid_resident_id(candidate: str) -> bool:
     return _ID_CHECK[total % 11] == candidate[17].upper()
 
 
-def _luhn_valid(digits: str) -> bool:
+def luhn_valid(digits: str) -> bool:
+    """Whether ``digits`` pass the Luhn check of card numbers."""
     total = 0
     for i, ch in enumerate(reversed(digits)):
         d = int(ch)
@@ -234,7 +235,7 @@ _CARD_PREFIX = re.compile(r"(?:62|60|65|81|4|5[1-5]|2[2-7]|3[457])")
 
 def _mask_card(match: re.Match[str]) -> str:
     digits = re.sub(r"[\s-]", "", match[0])
-    is_card = 16 <= len(digits) <= 19 and _CARD_PREFIX.match(digits) is not None and _luhn_valid(digits)
+    is_card = 16 <= len(digits) <= 19 and _CARD_PREFIX.match(digits) is not None and luhn_valid(digits)
     return "<CARD>" if is_card else match[0]
 
 
