@@ -16,6 +16,7 @@ from clickhouse_driver import Client
 
 from config import Settings
 from pipeline.context import ingest_context, load_sentiment_scorer
+from pipeline.dead_letters import PAYLOAD_HEADER
 from pipeline.demo_data import COMPETITORS, OWN_BRAND, DemoManifest, write_demo_files
 from pipeline.ingest import IngestContext, ingest_chat, ingest_review, ingest_survey
 from pipeline.kafka_io import iter_jsonl_lines, produce_lines, read_topic
@@ -78,7 +79,8 @@ def format_alerts(records: list[bytes], critical_shown: int = 8) -> str:
 
 
 def format_dead_letters(records: list[RawRecord]) -> str:
-    """Dead letters with their reasons and the first bytes of the original message."""
+    """Dead letters with their reasons and the first bytes of their value (the message as
+    ``VOC_DLQ_PAYLOAD`` kept it: masked, original or none, in the ``value`` column's title)."""
     rows = []
     for record in records:
         reason, value = DeadLetterReason.from_headers(record.headers), record.value
@@ -92,8 +94,10 @@ def format_dead_letters(records: list[RawRecord]) -> str:
                 repr(value[:24]),
             )
         )
+    kinds = sorted({dict(r.headers).get(PAYLOAD_HEADER, b"original").decode() for r in records})
+    payloads = "/".join(kinds) or "masked"
     return f"{len(rows)} dead letters\n" + format_table(
-        ["stage", "reason", "source topic", "offset", "error", "original bytes"], rows, 62
+        ["stage", "reason", "source topic", "offset", "error", f"value ({payloads})"], rows, 62
     )
 
 

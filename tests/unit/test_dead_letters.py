@@ -69,3 +69,14 @@ def test_only_the_dead_letter_topic_gets_a_retention() -> None:
     assert specs[topics.dlq].configs == {"retention.ms": "604800000"}
     assert specs[topics.feedback].configs == {}
     assert specs["voc-pipeline-product-windows-changelog"].configs == {"cleanup.policy": "compact"}
+
+
+def test_the_dead_letter_listing_says_what_the_values_are() -> None:
+    from pipeline.demo import format_dead_letters
+    from pipeline.records import RawRecord
+
+    out = with_payload_policy(letter(b'{"text": "13812345678"}'), "masked")
+    listed = format_dead_letters(
+        [RawRecord("voc.dlq", 0, 0, 0, out.key, out.value, tuple(out.headers or ()))]
+    )
+    assert "value (masked)" in listed and "13812345678" not in listed
