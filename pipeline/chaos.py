@@ -27,8 +27,9 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -41,7 +42,7 @@ from pipeline.worker_process import start_worker, stop_worker
 from schemas.dead_letters import DeadLetterReason
 from sinks.clickhouse import connect
 
-__all__ = ["DRILLS", "run_chaos"]
+__all__ = ["DRILLS", "read_until_settled", "run_chaos"]
 
 _SERVICES = REPO_ROOT / "deploy" / "local" / "services.sh"
 _POLL_S = 1.0
@@ -148,25 +149,30 @@ _FIGURES_SQL = (
 )
 _SETTLE_S = 30.0
 
+T = TypeVar("T")
 
-def _settled_figures(run: _Run) -> tuple[Any, ...]:
-    """The figures once two reads a second apart agree. ClickHouse shows an insert's fact rows
-    before it has written its materialized views' rows, so a read right after the facts reached
-    the expected count can see the rollups one insert behind; figures that stay unequal once
-    nothing changes are a loss."""
-    deadline = time.monotonic() + _SETTLE_S
-    last = tuple(run.query(_FIGURES_SQL)[0])
+
+def read_until_settled(read: Callable[[], T], quiet_s: float = _POLL_S, timeout_s: float = _SETTLE_S) -> T:
+    """``read()`` once two calls ``quiet_s`` apart agree (or the last one after ``timeout_s``).
+
+    ClickHouse shows an insert's fact rows before it has written its materialized views' rows,
+    so a read right after the facts reached the expected count can see the rollups one insert
+    behind (issue #12: 11,815 of 12,000); figures that stay unequal once nothing changes are a
+    loss.
+    """
+    deadline = time.monotonic() + timeout_s
+    last = read()
     while True:
-        time.sleep(_POLL_S)
-        row = tuple(run.query(_FIGURES_SQL)[0])
-        if row == last or time.monotonic() > deadline:
-            return row
-        last = row
+        time.sleep(quiet_s)
+        value = read()
+        if value == last or time.monotonic() > deadline:
+            return value
+        last = value
 
 
 def _exactly_once(run: _Run, expected: int) -> dict[str, Any]:
     """Every way of counting the facts, and whether they all agree with ``expected``."""
-    row = _settled_figures(run)
+    row = read_until_settled(lambda: tuple(run.query(_FIGURES_SQL)[0]))
     names = ("rows", "distinct", "final", "rollup_feedback", "mentions", "rollup_mentions",
              "mentions_expected", "alerts_final", "alert_ids")  # fmt: skip
     figures: dict[str, Any] = {name: int(value or 0) for name, value in zip(names, row, strict=True)}

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -133,7 +133,6 @@ async def replay_dead_letters(
     dlq_topic: str,
     wanted: ReplayFilter,
     dry_run: bool = False,
-    on_progress: Callable[[ReplayReport], None] | None = None,
 ) -> ReplayReport:
     """Send the dead letters of ``dlq_topic`` that ``wanted`` matches back to their source
     topics and wait for every ack; with ``dry_run`` only count them."""
@@ -153,8 +152,6 @@ async def replay_dead_letters(
                 if len(pending) >= _IN_FLIGHT:
                     await asyncio.gather(*pending)
                     pending = []
-            if on_progress is not None and report.read % 10_000 == 0:
-                on_progress(report)
         await asyncio.gather(*pending)
     finally:
         if producer is not None:

@@ -73,24 +73,18 @@ def _digits(rng: random.Random, n: int) -> str:
 
 def _mobile(rng: random.Random) -> str:
     number = f"1{rng.choice('3456789')}{_digits(rng, 9)}"
-    form = rng.randrange(9)
-    if form == 0:
-        return number
-    if form == 1:
-        return f"{number[:3]} {number[3:7]} {number[7:]}"
-    if form == 2:
-        return f"{number[:3]}-{number[3:7]}-{number[7:]}"
-    if form == 3:
-        return f"{number[:3]}.{number[3:7]}.{number[7:]}"
-    if form == 4:
-        return f"+86 {number}"
-    if form == 5:
-        return f"86-{number}"
-    if form == 6:
-        return number.translate(_FULL_WIDTH)
-    if form == 7:  # some digits written as Chinese numerals
-        return "".join(_CN_DIGITS[int(d)] if 3 <= i < 7 else d for i, d in enumerate(number))
-    return "".join(_CN_DIGITS[int(d)] for d in number)
+    head, middle, tail = number[:3], number[3:7], number[7:]
+    return rng.choice([
+        number,
+        f"{head} {middle} {tail}",
+        f"{head}-{middle}-{tail}",
+        f"{head}.{middle}.{tail}",
+        f"+86 {number}",
+        f"86-{number}",
+        number.translate(_FULL_WIDTH),
+        head + "".join(_CN_DIGITS[int(d)] for d in middle) + tail,  # some digits as numerals
+        "".join(_CN_DIGITS[int(d)] for d in number),
+    ])  # fmt: skip
 
 
 def _landline(rng: random.Random) -> str:
@@ -105,16 +99,13 @@ def _email(rng: random.Random) -> str:
     domain, tld = rng.choice(
         [("qq", "com"), ("163", "com"), ("example", "com"), ("sina", "cn"), ("mail", "net")]
     )
-    form = rng.randrange(5)
-    if form == 0:
-        return f"{user}@{domain}.{tld}"
-    if form == 1:
-        return f"{user} at {domain} dot {tld}"
-    if form == 2:
-        return f"{user}(at){domain}(dot){tld}"
-    if form == 3:
-        return f"{user}艾特{domain}点{tld}"
-    return f"{user}＠{domain}.{tld}"
+    return rng.choice([
+        f"{user}@{domain}.{tld}",
+        f"{user} at {domain} dot {tld}",
+        f"{user}(at){domain}(dot){tld}",
+        f"{user}艾特{domain}点{tld}",
+        f"{user}＠{domain}.{tld}",
+    ])  # fmt: skip
 
 
 def _resident_id(rng: random.Random) -> str:

@@ -43,10 +43,12 @@ _SPACES = re.compile(r"\s+")
 # Line breaks and tabs escaped twice on the way ("\\n" in a JSON dump of a JSON string) arrive
 # as a backslash and a letter; they were white space, which separates clauses.
 _ESCAPED_WHITESPACE = re.compile(r"\\[nrt]")
+# The placeholders mask_pii writes, without their angle brackets.
+_PLACEHOLDER_NAMES = ("PHONE", "ID", "CARD", "EMAIL", "ADDRESS", "QQ", "WECHAT", "PLATE", "PASSPORT")
 # An HTML tag: a name after "<" (so "<100元" is not one). The placeholders mask_pii writes
 # look like tags and survive, so normalizing masked text leaves it masked.
 _HTML_TAG = re.compile(
-    r"</?(?!(?:PHONE|ID|CARD|EMAIL|ADDRESS|QQ|WECHAT|PLATE|PASSPORT)>)[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>|<!--.*?-->",
+    rf"</?(?!(?:{'|'.join(_PLACEHOLDER_NAMES)})>)[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>|<!--.*?-->",
     re.DOTALL,
 )
 _HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
@@ -171,26 +173,28 @@ _WECHAT = re.compile(
     r"(?i)(?:微信|威信|薇信|vx|wx|weixin|wechat)(?:号|:|\s)*\s*"
     r"(?:[a-z][-_a-z0-9]{5,19}|1[3-9]\d{9})(?![-_a-z0-9])"
 )
+_PLATE_REGIONS = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
 _PLATE = re.compile(
-    r"(?<![A-Za-z0-9])[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼]"
+    rf"(?<![A-Za-z0-9])[{_PLATE_REGIONS}]"
     r"[A-HJ-NP-Z][·.\s]?(?:[A-HJ-NP-Z0-9]{5}|[DF][A-HJ-NP-Z0-9]\d{4}|\d{5}[DF])(?![A-Za-z0-9])"
 )
 _PASSPORT = re.compile(r"(?i)(?:护照|passport)(?:号码?|号|no\.?|:|\s)*\s*[EGDSP][A-Z]?\d{7,8}(?!\d)")
 # Chinese numerals written for digits inside a number ("139一二三四0012", "幺三八..."), one
 # character for one digit, so a digit-only copy of the text has the same offsets.
-_CHINESE_DIGITS = str.maketrans("〇零一二三四五六七八九幺", "001234567891")
-_CHINESE_DIGIT = re.compile("[〇零一二三四五六七八九幺]")
+_NUMERALS = "〇零一二三四五六七八九幺"
+_CHINESE_DIGITS = str.maketrans(_NUMERALS, "001234567891")
+_CHINESE_DIGIT = re.compile(f"[{_NUMERALS}]")
 # Cheap gates, run on every text: four numerals in a row, or a numeral next to a digit; "at"
 # or 艾特 for a spelled-out address.
-_CHINESE_NUMERAL_RUN = re.compile("[〇零一二三四五六七八九幺]{4}")
-_NUMERAL_NEXT_TO_DIGIT = re.compile(r"\d[〇零一二三四五六七八九幺]|[〇零一二三四五六七八九幺]\d")
+_CHINESE_NUMERAL_RUN = re.compile(f"[{_NUMERALS}]{{4}}")
+_NUMERAL_NEXT_TO_DIGIT = re.compile(rf"\d[{_NUMERALS}]|[{_NUMERALS}]\d")
 _SPELLED_EMAIL_HINT = re.compile("at|AT|At|aT|艾特")
 # Spelled case by case: an ignore-case alternation is ten times slower on every text.
 _ACCOUNT_HINT = re.compile(
     "qq|QQ|Qq|qQ|扣扣|微信|威信|薇信|vx|VX|Vx|vX|wx|WX|Wx|wX|weixin|Weixin|WEIXIN|wechat|WeChat|Wechat|WECHAT"
     "|护照|passport|Passport|PASSPORT"
 )
-_PLATE_HINT = re.compile("[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼][A-HJ-NP-Z]")
+_PLATE_HINT = re.compile(f"[{_PLATE_REGIONS}][A-HJ-NP-Z]")
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
 # Street addresses, where cheaply detectable: a road or a residential compound followed by a

@@ -24,6 +24,7 @@ import pytest
 from clickhouse_driver import Client
 
 from config import Settings
+from pipeline.chaos import read_until_settled
 from pipeline.context import clickhouse_config, ensure_pipeline_topics
 from pipeline.kafka_admin import consumer_lag, delete_topics
 from pipeline.kafka_io import produce_lines, read_topic
@@ -88,21 +89,9 @@ class Stack:
             client.disconnect()
 
     def settled_row(self, sql: str, quiet_s: float = 1.0, timeout_s: float = 30) -> tuple[Any, ...]:
-        """The first row of ``sql`` once two reads ``quiet_s`` apart agree.
-
-        ClickHouse makes an insert's fact rows visible before it has written the rows of the
-        table's materialized views (the rollups), so a read right after the facts reached a
-        count can see the rollups one insert behind (issue #12: 11,815 of 12,000). Figures that
-        stay unequal once nothing changes are what a test must catch.
-        """
-        deadline = time.monotonic() + timeout_s
-        last = self.query(sql)[0]
-        while True:
-            time.sleep(quiet_s)
-            row = self.query(sql)[0]
-            if row == last or time.monotonic() > deadline:
-                return row
-            last = row
+        """The first row of ``sql`` once two reads ``quiet_s`` apart agree: rollups trail an
+        insert's facts by its views (pipeline.chaos.read_until_settled)."""
+        return read_until_settled(lambda: self.query(sql)[0], quiet_s, timeout_s)
 
     def start_worker(self, name: str = "worker") -> subprocess.Popen[bytes]:
         port = _free_port()
