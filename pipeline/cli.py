@@ -193,6 +193,67 @@ def dlq_replay(
     )
 
 
+@main.command()
+@click.option("--customer-ref", "ref", default=None, help="The customer_ref as stored (salted hash).")
+@click.option(
+    "--customer-id", default=None,
+    help="The customer's id at the source; hashed with VOC_CUSTOMER_REF_SALT into the ref.",
+)  # fmt: skip
+@click.option("--requested-by", default="", help="Who asked, for erasure_log (a ticket, a name).")
+@click.option("--dry-run", is_flag=True, help="Count the customer's rows; change nothing.")
+@click.option("--timeout", default=300.0, show_default=True, help="Seconds to wait for ClickHouse.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def forget(
+    ref: str | None,
+    customer_id: str | None,
+    requested_by: str,
+    dry_run: bool,
+    timeout: float,
+    as_json: bool,
+) -> None:
+    """Erase one customer from ClickHouse (a deletion request): their feedback, aspect
+    mentions and profile rows, and their verbatims in alerts. Rollups keep anonymous counts;
+    Kafka topics keep records until retention (README, "Personal data")."""
+    from dataclasses import asdict
+
+    import orjson
+
+    from pipeline.erasure import ErasureIncomplete, customer_ref, find_customer, forget_customer
+
+    if (ref is None) == (customer_id is None):
+        raise click.UsageError("give exactly one of --customer-ref and --customer-id")
+    settings = _settings()
+    if customer_id is not None:
+        ref = customer_ref(customer_id, settings.customer_ref_salt.get_secret_value().encode())
+    assert ref is not None
+    if not ref.strip():
+        raise click.UsageError("the customer ref is empty ('' stands for every unknown customer)")
+    client = _clickhouse(settings)
+    if dry_run:
+        rows = find_customer(client, ref)
+        if as_json:
+            click.echo(orjson.dumps({"customer_ref": ref, "stored": asdict(rows), "dry_run": True}).decode())
+        else:
+            click.echo(
+                f"customer {ref}: {rows.feedback} feedback, {rows.aspect_mentions} aspect mentions, "
+                f"{rows.customer_profile} profile rows, {rows.alerts} alerts quoting them (dry run)"
+            )
+        return
+    try:
+        report = forget_customer(client, settings.clickhouse_database, ref, requested_by, timeout)
+    except ErasureIncomplete as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        click.echo(orjson.dumps(report.as_dict()).decode())
+        return
+    erased = report.erased
+    click.echo(
+        f"erased customer {ref}: {erased.feedback} feedback, {erased.aspect_mentions} aspect mentions, "
+        f"{erased.customer_profile} profile rows; {erased.alerts} alerts redacted; "
+        f"erasure_log request {report.request_id}"
+    )
+
+
 @main.group()
 def db() -> None:
     """Manage the ClickHouse schema."""

@@ -26,7 +26,7 @@ from schemas.inputs import ChatMessageIn, ProductRef, ReviewIn, SurveyResponseIn
 
 __all__ = [
     "DATETIME_MAX", "DATETIME_MIN", "IngestContext", "Ingestor", "check_event_time", "decode_message",
-    "ingest_chat", "ingest_review", "ingest_survey",
+    "customer_ref", "ingest_chat", "ingest_review", "ingest_survey",
 ]  # fmt: skip
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -140,7 +140,10 @@ def _identifier(field: str, value: str) -> str:
     return value
 
 
-def _customer_ref(customer_id: str | None, salt: bytes) -> str:
+def customer_ref(customer_id: str | None, salt: bytes) -> str:
+    """The pseudonym stored for a customer id: a keyed hash with the configured salt, so the
+    same id gives the same ref in every worker and ``voc forget --customer-id`` finds it;
+    '' for no id."""
     if not customer_id:
         return ""
     return hashlib.blake2b(customer_id.encode(), key=salt[:64], digest_size=16).hexdigest()
@@ -175,7 +178,7 @@ def ingest_review(record: RawRecord, ctx: IngestContext) -> Feedback:
         channel=review.platform,
         brand=_identifier("brand", review.brand),
         **_product_fields(review.product),
-        customer_ref=_customer_ref(review.customer_id, ctx.customer_ref_salt),
+        customer_ref=customer_ref(review.customer_id, ctx.customer_ref_salt),
         text=_clean(_PART_SEPARATOR.join(p for p in parts if p)),
         rating=review.rating,
         event_time=review.created_at,
@@ -194,7 +197,7 @@ def ingest_chat(record: RawRecord, ctx: IngestContext) -> Feedback | None:
         channel=turn.channel,
         brand=_identifier("brand", turn.brand),
         **_product_fields(turn.product),
-        customer_ref=_customer_ref(turn.customer_id, ctx.customer_ref_salt),
+        customer_ref=customer_ref(turn.customer_id, ctx.customer_ref_salt),
         store_id=_identifier("store_id", turn.store_id or ""),
         agent_id=_identifier("agent_id", turn.agent_id or ""),
         text=_clean(turn.text),
@@ -212,7 +215,7 @@ def ingest_survey(record: RawRecord, ctx: IngestContext) -> Feedback:
         channel=response.touchpoint,
         brand=_identifier("brand", response.brand),
         **_product_fields(response.product),
-        customer_ref=_customer_ref(response.customer_id, ctx.customer_ref_salt),
+        customer_ref=customer_ref(response.customer_id, ctx.customer_ref_salt),
         text=_clean(_PART_SEPARATOR.join(a.answer for a in response.answers if a.answer)),
         rating=response.csat,
         nps=response.nps,
