@@ -1,6 +1,8 @@
 """Features of the sentence-level sentiment model: the definition training
 (``pipeline.training``) fits on. The runtime (``LinearSentimentModel.clause_log_odds``)
-computes the same features inline for speed; a unit test checks the two agree.
+computes the same features inline for speed, and its compiled twin
+(``pipeline/native/_hotpath.pyx``) looks their weights up by word ids without building the
+strings; unit tests check that all three agree.
 
 A clause yields its words, negated words marked ``!word`` (every word after a negator in the
 clause: 不新鲜 → ``!新鲜``), word bigrams with clause start/end markers, and character

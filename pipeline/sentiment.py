@@ -6,7 +6,9 @@ Two models share one interface (:class:`SentimentScorer`):
   trained by ``make train`` on ../shared/data (``pipeline.training``), with one weight set
   shared by all domains plus a small correction per domain (food delivery, e-commerce,
   hotel), chosen per text by a router over its words ("frustratingly easy domain
-  adaptation", Daumé 2007). Evaluated as plain dict arithmetic.
+  adaptation", Daumé 2007). Scored by compiled code (``pipeline/native/_hotpath.pyx``) by
+  default; ``implementation="python"`` selects the pure-Python reference (plain dict
+  arithmetic), which unit tests check the compiled code against.
 - :class:`BayesSentimentModel`: snownlp's bundled naive Bayes, the baseline ``make eval``
   compares against (scores identical to snownlp's on the same tokens).
 """
@@ -21,11 +23,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import orjson
 
-from pipeline.clauses import Clause
+from pipeline.clauses import Clause, compiled_splitter, split_clauses
 from pipeline.features import (
     BIGRAM_JOIN,
     CHAR_BIGRAM_PREFIX,
@@ -35,14 +37,19 @@ from pipeline.features import (
     SENTENCE_START,
 )
 
+if TYPE_CHECKING:
+    from pipeline.native._hotpath import CompiledWeights
+
 __all__ = [
     "BayesSentimentModel",
     "DEFAULT_MODEL_PATH",
+    "Implementation",
     "LinearSentimentModel",
     "SentimentScorer",
     "load_sentiment_model",
     "load_snownlp_model",
     "probability",
+    "read_clauses",
 ]
 
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parent / "models" / "sentiment.json.gz"
@@ -50,6 +57,10 @@ MODEL_FORMAT = 2  # 2: word and character-bigram weights apart, per-domain overr
 
 # Log-odds beyond this are clamped so that exp() cannot overflow on a long text.
 _MAX_LOG_ODDS = 60.0
+
+Implementation = Literal["compiled", "python"]
+"""How :class:`LinearSentimentModel` scores: ``compiled`` (the default: the Cython module that
+``make setup`` builds) or ``python`` (the reference the compiled code is tested against)."""
 
 
 def probability(log_odds: float) -> float:
@@ -95,6 +106,11 @@ class LinearSentimentModel:
     Weights are kept in two families, word-level features (words, ``!word``, word bigrams)
     and character bigrams (keyed without their ``#``), so that scoring looks bigrams up
     without building a string each, and loading is dict copies, not a Python loop.
+
+    ``implementation`` selects the scoring code (:data:`Implementation`): ``compiled`` lays
+    the weights out for ``pipeline.native._hotpath.CompiledWeights`` at construction (a
+    fraction of a second; ImportError if the module is not built), ``python`` runs the
+    reference below. Both give the same scores to rounding (1e-9) and the same clauses.
     """
 
     version: str
@@ -109,13 +125,25 @@ class LinearSentimentModel:
     router_bias: tuple[float, ...]
     router_weights: dict[str, tuple[float, ...]]
     opinion_threshold: float = 0.35  # about the top 1% of shared weights by size
-    # Derived at construction: the shared and domain weights of each domain in one dict (one
-    # lookup per feature instead of two), and the router as one dict per domain.
+    implementation: Implementation = field(default="compiled", compare=False)
+    # Derived: the shared and domain weights of each domain in one dict (one lookup per
+    # feature instead of two), and the router as one dict per domain; built at construction
+    # for the python implementation, on first use (training's features_log_odds) otherwise.
     _words: tuple[dict[str, float], ...] = field(init=False, repr=False, compare=False)
     _bigrams: tuple[dict[str, float], ...] = field(init=False, repr=False, compare=False)
     _router: tuple[dict[str, float], ...] = field(init=False, repr=False, compare=False)
+    _native: CompiledWeights | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if self.implementation == "python":
+            object.__setattr__(self, "_native", None)
+            self._merge()
+        elif self.implementation == "compiled":
+            object.__setattr__(self, "_native", self._compile())
+        else:
+            raise ValueError(f"implementation {self.implementation!r}: expected 'compiled' or 'python'")
+
+    def _merge(self) -> None:
         words = tuple({**self.word_weights, **own} for own in self.domain_word_weights)
         bigrams = tuple({**self.bigram_weights, **own} for own in self.domain_bigram_weights)
         router = tuple(
@@ -126,8 +154,36 @@ class LinearSentimentModel:
         object.__setattr__(self, "_bigrams", bigrams)
         object.__setattr__(self, "_router", router)
 
+    def _compile(self) -> CompiledWeights:
+        try:
+            from pipeline.native._hotpath import CompiledWeights
+        except ImportError as exc:
+            raise ImportError(
+                f"the compiled hot path is not built ({exc}): run `make setup` (pip install -e .), "
+                "or use implementation='python'"
+            ) from exc
+        return CompiledWeights(
+            self.word_weights,
+            self.bigram_weights,
+            self.domain_word_weights,
+            self.domain_bigram_weights,
+            self.router_weights,
+            self.router_bias,
+            self.opinion_threshold,
+            NEGATORS,
+            NEGATED_PREFIX,
+            BIGRAM_JOIN,
+            SENTENCE_START,
+            SENTENCE_END,
+            compiled_splitter(),
+        )
+
     def domain_of(self, words: Sequence[str]) -> int:
-        """Argmax of the router's linear scores over the distinct words."""
+        """Argmax of the router's linear scores over the distinct words (the first on a tie;
+        the compiled code adds the words in another order, so an exact tie may go another
+        way)."""
+        if self._native is not None:
+            return self._native.domain_of(words)
         if len(self.domains) == 1:
             return 0
         distinct = set(words)
@@ -144,6 +200,8 @@ class LinearSentimentModel:
         the analyzer's inner loop, and not building the feature list halves its cost. A
         unit test checks that both give the same sum.
         """
+        if self._native is not None:
+            return self._native.clause_log_odds(clause, domain)
         weight = self._words[domain].get
         total = 0.0
         negated = False
@@ -164,7 +222,11 @@ class LinearSentimentModel:
 
     def features_log_odds(self, features: Iterable[str], domain: int) -> float:
         """Bias plus the weight of each feature in ``features`` (training's view)."""
-        words, bigrams = self._words[domain], self._bigrams[domain]
+        try:
+            words, bigrams = self._words[domain], self._bigrams[domain]
+        except AttributeError:  # compiled: the merged dicts are built on first use
+            self._merge()
+            words, bigrams = self._words[domain], self._bigrams[domain]
         total = self.bias[domain]
         for feature in features:
             if feature.startswith(CHAR_BIGRAM_PREFIX):
@@ -180,6 +242,8 @@ class LinearSentimentModel:
     def opinion_words(self, tokens: Sequence[str]) -> list[str]:
         """Words whose shared weight is at least ``opinion_threshold`` in size; a negated
         word is reported with its negator (不新鲜)."""
+        if self._native is not None:
+            return self._native.opinion_words(tokens)
         words: list[str] = []
         negator = ""
         shared = self.word_weights
@@ -220,8 +284,28 @@ class LinearSentimentModel:
             handle.write(payload)
 
 
-def load_sentiment_model(path: Path = DEFAULT_MODEL_PATH) -> LinearSentimentModel:
-    """Load the artefact written by ``make train``; raises ValueError naming what is wrong."""
+def read_clauses(
+    model: SentimentScorer, text: str, tokens: Sequence[str]
+) -> tuple[list[Clause], int, list[float]]:
+    """The clauses of ``text`` segmented as ``tokens``, the domain ``model`` reads them in and
+    each clause's evidence: ``split_clauses``, ``domain_of`` over the clauses' words and
+    ``clause_log_odds`` of each clause, in one compiled call for a compiled
+    :class:`LinearSentimentModel` (the analyzer's inner loop)."""
+    native = model._native if isinstance(model, LinearSentimentModel) else None
+    if native is not None:
+        return native.read(text, tokens)
+    clauses = split_clauses(text, tokens)
+    if not clauses:
+        return clauses, 0, []
+    domain = model.domain_of([word for clause in clauses for word in clause.tokens])
+    return clauses, domain, [model.clause_log_odds(clause, domain) for clause in clauses]
+
+
+def load_sentiment_model(
+    path: Path = DEFAULT_MODEL_PATH, implementation: Implementation = "compiled"
+) -> LinearSentimentModel:
+    """Load the artefact written by ``make train``; raises ValueError naming what is wrong.
+    ``implementation``: see :class:`LinearSentimentModel`."""
     try:
         data = orjson.loads(gzip.decompress(path.read_bytes()))
     except FileNotFoundError as exc:
@@ -245,6 +329,7 @@ def load_sentiment_model(path: Path = DEFAULT_MODEL_PATH) -> LinearSentimentMode
             router_bias=tuple(data["router_bias"]),
             router_weights={w: tuple(row) for w, row in data["router_weights"].items()},
             opinion_threshold=data["opinion_threshold"],
+            implementation=implementation,
         )
     except KeyError as exc:
         raise ValueError(f"sentiment model {path} lacks {exc}: run `make train`") from exc
