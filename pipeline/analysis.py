@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from config.taxonomy import Taxonomy
 from pipeline.aspects import AspectMatcher, most_specific
-from pipeline.clauses import Clause, split_clauses
-from pipeline.sentiment import SentimentScorer, probability
+from pipeline.clauses import Clause
+from pipeline.sentiment import SentimentScorer, probability, read_clauses
 from pipeline.tokenize import Tokenizer
 from schemas.feedback import AspectMention, Feedback, Polarity, ScoredFeedback
 
@@ -118,11 +118,10 @@ class Analyzer:
     def analyze(self, text: str) -> TextAnalysis:
         """Sentiment and aspect mentions of a normalized text. Never raises on a str."""
         model = self._model
-        clauses = split_clauses(text, self._tokenize(text))
+        # Split, domain and each clause's evidence in one call (compiled for our model).
+        clauses, domain, evidence = read_clauses(model, text, self._tokenize(text))
         if not clauses:
             return TextAnalysis(0.5, ())
-        domain = model.domain_of([word for clause in clauses for word in clause.tokens])
-        evidence = [model.clause_log_odds(clause, domain) for clause in clauses]
         text_log_odds = model.prior_log_odds(domain) + sum(evidence)
         paths_by_clause = self._aspects_by_clause(text, clauses)
         by_aspect: dict[str, list[_ClauseScore]] = {}
