@@ -753,16 +753,18 @@ def eval_report(data_dir: Path, readme: Path | None) -> None:
 )
 @click.option("--text-column", default="review", show_default=True)
 def bench_nlp(texts_csv: Path, text_column: str) -> None:
-    """Text stage alone: docs/s per core, import + load time, peak RSS (JSON)."""
+    """Text stage alone, ours compiled and in pure Python and snownlp's model: docs/s per
+    core, import + load time, peak RSS, time by stage (a table, then one JSON line)."""
     import orjson
 
-    from pipeline.nlp_bench import run_nlp_bench
+    from pipeline.nlp_bench import render_table, run_nlp_bench
 
     settings = _settings()
     try:
         result = run_nlp_bench(texts_csv, settings.taxonomy_path, text_column)
     except (FileNotFoundError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
+    click.echo(render_table(result))
     click.echo(orjson.dumps(result).decode())
 
 

@@ -3,7 +3,11 @@
 Measures, on the review texts of a CSV (waimai_10k by default: 25 characters on average),
 docs/s of normalize + PII mask + tokenize + aspects + sentiment on one core; the time to
 import the analyzer and load taxonomy, tokenizer and model, in a fresh interpreter; and the
-peak RSS of that interpreter after scoring every text.
+peak RSS of that interpreter after scoring every text. One run measures three scorers, each
+in its own interpreter: our model compiled (what a worker runs), the same model in pure
+Python (the reference, ``LinearSentimentModel(implementation="python")``) and snownlp's
+bundled Bayes model (the baseline). Each also gets a breakdown of the time per document by
+stage, every stage timed alone over all the texts.
 """
 
 from __future__ import annotations
@@ -15,7 +19,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["run_nlp_bench"]
+__all__ = ["GOALS", "SCORERS", "render_table", "run_nlp_bench"]
+
+SCORERS = ("compiled", "python", "snownlp")
+# Issue #14: per core, in one process.
+GOALS = {"docs_per_s_per_core": 20_000, "import_and_load_s": 2.0, "peak_rss_mb": 400}
 
 # Runs in a fresh interpreter so that import and load time are what a worker pays.
 _CHILD = r"""
@@ -26,24 +34,54 @@ from pathlib import Path
 from config import Settings
 from pipeline.context import build_analyzer
 from pipeline.text import mask_pii, normalize_text
-settings = Settings(taxonomy_path=Path(sys.argv[2]))
-analyzer = build_analyzer(settings)
+texts_csv, taxonomy, column, rounds, scorer_name = sys.argv[1:6]
+settings = Settings(taxonomy_path=Path(taxonomy))
+if scorer_name == "compiled":
+    scorer = None  # the worker's default: the trained model, compiled
+elif scorer_name == "python":
+    from pipeline.sentiment import load_sentiment_model
+    scorer = load_sentiment_model(settings.sentiment_model_path, implementation="python")
+else:
+    from pipeline.sentiment import load_snownlp_model
+    scorer = load_snownlp_model()
+analyzer = build_analyzer(settings, scorer=scorer)
 load_s = time.perf_counter() - started
-with open(sys.argv[1], encoding="utf-8-sig", newline="") as handle:
-    texts = [row[sys.argv[3]] for row in csv.DictReader(handle)]
-rounds = int(sys.argv[4])
-best = float("inf")
-for _ in range(rounds):
-    t0 = time.process_time()
-    for text in texts:
-        analyzer.analyze(mask_pii(normalize_text(text)))
-    best = min(best, time.process_time() - t0)
+with open(texts_csv, encoding="utf-8-sig", newline="") as handle:
+    texts = [row[column] for row in csv.DictReader(handle)]
+rounds = int(rounds)
+
+
+def best_us(function, inputs):
+    best = float("inf")
+    for _ in range(rounds):
+        t0 = time.process_time()
+        for item in inputs:
+            function(item)
+        best = min(best, time.process_time() - t0)
+    return best / len(inputs) * 1e6
+
+
+us_per_doc = best_us(lambda text: analyzer.analyze(mask_pii(normalize_text(text))), texts)
+from pipeline.sentiment import read_clauses
+normalized = [normalize_text(text) for text in texts]
+masked = [mask_pii(text) for text in normalized]
+tokenize, model = analyzer._tokenize, analyzer._model
+segmented = [(text, tokenize(text)) for text in masked]
+stages = {
+    "normalize": best_us(normalize_text, texts),
+    "mask_pii": best_us(mask_pii, normalized),
+    "tokenize": best_us(tokenize, masked),
+    "clauses_and_scores": best_us(lambda pair: read_clauses(model, *pair), segmented),
+    "analyze": best_us(analyzer.analyze, masked),
+}
+stages["aspects_and_rest"] = stages["analyze"] - stages["tokenize"] - stages["clauses_and_scores"]
 print(json.dumps({
     "import_and_load_s": round(load_s, 3),
     "docs": len(texts),
     "mean_chars": round(sum(map(len, texts)) / len(texts), 1),
-    "docs_per_s_per_core": round(len(texts) / best, 0),
-    "us_per_doc": round(best / len(texts) * 1e6, 1),
+    "docs_per_s_per_core": round(1e6 / us_per_doc),
+    "us_per_doc": round(us_per_doc, 1),
+    "stages_us_per_doc": {name: round(value, 2) for name, value in stages.items()},
     "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     "model": analyzer.model_version,
     "taxonomy": analyzer.taxonomy_version,
@@ -52,22 +90,62 @@ print(json.dumps({
 
 
 def run_nlp_bench(
-    texts_csv: Path, taxonomy: Path, text_column: str = "review", rounds: int = 3
+    texts_csv: Path,
+    taxonomy: Path,
+    text_column: str = "review",
+    rounds: int = 3,
+    scorers: tuple[str, ...] = SCORERS,
 ) -> dict[str, Any]:
-    """Run the benchmark in a child interpreter and return its JSON result (best of
-    ``rounds`` passes, CPU time of the process, so other load on the machine counts less)."""
+    """Run the benchmark of each scorer (:data:`SCORERS`) in a child interpreter and return
+    their JSON results by scorer name (best of ``rounds`` passes, CPU time of the process, so
+    other load on the machine counts less), with the goals and whether the compiled scorer
+    meets them."""
     if not texts_csv.exists():
         raise FileNotFoundError(f"{texts_csv} not found")
     with texts_csv.open(encoding="utf-8-sig", newline="") as handle:
         if text_column not in (csv.DictReader(handle).fieldnames or []):
             raise ValueError(f"{texts_csv} has no column {text_column!r}")
-    completed = subprocess.run(
-        [sys.executable, "-c", _CHILD, str(texts_csv), str(taxonomy), text_column, str(rounds)],
-        check=True,
-        capture_output=True,
-        text=True,
-        cwd=Path(__file__).resolve().parent.parent,
-    )
-    result: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
-    result["file"] = str(texts_csv)
+    unknown = set(scorers) - set(SCORERS)
+    if unknown:
+        raise ValueError(f"unknown scorers {sorted(unknown)}: expected some of {SCORERS}")
+    result: dict[str, Any] = {"file": str(texts_csv), "goals": GOALS}
+    for scorer in scorers:
+        completed = subprocess.run(
+            [sys.executable, "-c", _CHILD, str(texts_csv), str(taxonomy), text_column, str(rounds), scorer],
+            check=True,
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).resolve().parent.parent,
+        )
+        result[scorer] = json.loads(completed.stdout.strip().splitlines()[-1])
+    if "compiled" in result:
+        compiled = result["compiled"]
+        result["goals_met"] = {
+            "docs_per_s_per_core": compiled["docs_per_s_per_core"] >= GOALS["docs_per_s_per_core"],
+            "import_and_load_s": compiled["import_and_load_s"] < GOALS["import_and_load_s"],
+            "peak_rss_mb": compiled["peak_rss_mb"] < GOALS["peak_rss_mb"],
+        }
     return result
+
+
+def render_table(result: dict[str, Any]) -> str:
+    """The scorers of ``result`` side by side, one row per figure (Markdown)."""
+    scorers = [name for name in SCORERS if name in result]
+    labels = {"compiled": "ours, compiled", "python": "ours, pure Python", "snownlp": "snownlp bundled"}
+    rows = [
+        ("docs/s per core", "docs_per_s_per_core", "{:,.0f}"),
+        ("µs per doc", "us_per_doc", "{:.1f}"),
+        ("import + load s", "import_and_load_s", "{:.2f}"),
+        ("peak RSS MB", "peak_rss_mb", "{:.0f}"),
+    ]
+    stages = list(result[scorers[0]]["stages_us_per_doc"]) if scorers else []
+    lines = [
+        "| " + " | ".join(["figure", *(labels[name] for name in scorers)]) + " |",
+        "|" + "---|" * (len(scorers) + 1),
+    ]
+    for label, key, form in rows:
+        lines.append("| " + " | ".join([label, *(form.format(result[name][key]) for name in scorers)]) + " |")
+    for stage in stages:
+        values = (f"{result[name]['stages_us_per_doc'][stage]:.1f}" for name in scorers)
+        lines.append("| " + " | ".join([f"µs: {stage}", *values]) + " |")
+    return "\n".join(lines)
