@@ -35,17 +35,17 @@ ASPECTS = [
 SAMPLE_SEED, SAMPLE_SIZE = 6014, 60
 
 
-def read(name):
+def read(name: str | Path) -> dict[int, dict[str, str]]:
     with open(HERE / name, encoding="utf-8", newline="") as fh:
         return {int(r["index"]): r for r in csv.DictReader(fh)}
 
 
-def sample_indices():
+def sample_indices() -> list[int]:
     indices = sorted(read("selected.csv"))
     return sorted(random.Random(SAMPLE_SEED).sample(indices, SAMPLE_SIZE))
 
 
-def kappa(pairs):
+def kappa(pairs: list[tuple[bool, bool]]) -> float:
     n = len(pairs)
     if n == 0:
         return float("nan")
@@ -56,7 +56,12 @@ def kappa(pairs):
     return 1.0 if pe == 1 else (po - pe) / (1 - pe)
 
 
-def stats(first, second, idxs, aspects):
+def stats(
+    first: dict[int, dict[str, str]],
+    second: dict[int, dict[str, str]],
+    idxs: list[int],
+    aspects: list[str],
+) -> dict[str, float]:
     mention = [(int(first[i][a]) != -2, int(second[i][a]) != -2) for i in idxs for a in aspects]
     both = [
         (int(first[i][a]), int(second[i][a]))
@@ -79,7 +84,7 @@ def stats(first, second, idxs, aspects):
     }
 
 
-def main():
+def main() -> None:
     if "--sample" in sys.argv:
         sel = read("selected.csv")
         for i in sample_indices():

@@ -40,19 +40,19 @@ LETTER = {
 POLARITY = {"+": 1, "0": 0, "-": -1}
 
 
-def read_selected():
+def read_selected() -> dict[int, dict[str, str]]:
     with open(HERE / "selected.csv", encoding="utf-8", newline="") as fh:
         return {int(r["index"]): r for r in csv.DictReader(fh)}
 
 
-def parse(path):
-    labels = {}
+def parse(path: str | Path) -> dict[int, dict[str, int]]:
+    labels: dict[int, dict[str, int]] = {}
     for line in Path(path).read_text(encoding="utf-8").splitlines():
         line = line.strip()
         if not line or line.startswith("#"):
             continue
-        idx, *codes = line.split()
-        idx = int(idx)
+        first, *codes = line.split()
+        idx = int(first)
         if idx in labels:
             raise ValueError(f"{path}: index {idx} twice")
         row = {a: -2 for a in ASPECTS}
@@ -67,7 +67,12 @@ def parse(path):
     return labels
 
 
-def write(labels, selected, out, require_all):
+def write(
+    labels: dict[int, dict[str, int]],
+    selected: dict[int, dict[str, str]],
+    out: str,
+    require_all: bool,
+) -> None:
     missing = set(selected) - set(labels)
     unknown = set(labels) - set(selected)
     if unknown or (require_all and missing):
@@ -81,7 +86,7 @@ def write(labels, selected, out, require_all):
     print(f"wrote {len(labels)} rows to {out}")
 
 
-def main():
+def main() -> None:
     selected = read_selected()
     write(parse(HERE / "annotations.txt"), selected, "labelled.csv", require_all=True)
     if (HERE / "relabel_annotations.txt").exists():

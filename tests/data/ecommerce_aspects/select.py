@@ -15,6 +15,8 @@ import csv
 import random
 from pathlib import Path
 
+Row = tuple[int, str, str, str]
+
 HERE = Path(__file__).resolve().parent
 SOURCE = Path("/work/shared/data/sentiment/online_shopping_10_cats/dev.csv")
 PER_CAT = 36
@@ -22,9 +24,9 @@ SEED = 14
 MIN_LEN, MAX_LEN = 8, 200
 
 
-def candidates(path=SOURCE):
-    seen = set()
-    by_cat = {}
+def candidates(path: Path = SOURCE) -> dict[str, list[Row]]:
+    seen: set[str] = set()
+    by_cat: dict[str, list[Row]] = {}
     with open(path, encoding="utf-8", newline="") as fh:
         for i, row in enumerate(csv.DictReader(fh)):
             text = row["review"]
@@ -38,10 +40,10 @@ def candidates(path=SOURCE):
     return by_cat
 
 
-def main():
+def main() -> None:
     by_cat = candidates()
     rng = random.Random(SEED)
-    out = []
+    out: list[Row] = []
     for cat in sorted(by_cat):
         out.extend(sorted(rng.sample(by_cat[cat], PER_CAT)))
     with open(HERE / "selected.csv", "w", encoding="utf-8", newline="") as fh:
