@@ -71,8 +71,9 @@ chaos: up ## Failure drills: 5 SIGKILLs, ClickHouse down 5 min, 10k malformed (C
 bench: up ## End-to-end throughput and latency of one worker (BENCH_N=50000)
 	$(VOC) bench --count $(or $(BENCH_N),50000)
 
-train: setup ## Retrain the sentiment model on ../shared/data (CV=5 also cross-validates)
+train: setup ## Retrain the sentiment and catering aspect models on ../shared/data (CV=5 also cross-validates)
 	$(VOC) train sentiment --cv-folds $(or $(CV),0)
+	$(VOC) train aspects --cv-folds $(or $(CV),0)
 
 eval: setup ## Evaluate ours and snownlp's model on ../shared/data; writes README "Results"
 	$(VOC) eval report --readme README.md

@@ -94,6 +94,11 @@ class Settings(BaseSettings):
     (``VOC_LEXICON_WORDS='["小米14","蒙牛纯牛奶"]'``)."""
     sentiment_model_path: Path = REPO_ROOT / "pipeline" / "models" / "sentiment.json.gz"
     """Sentence sentiment model written by ``make train`` (versioned in the repository)."""
+    aspect_models_dir: Path = REPO_ROOT / "pipeline" / "models"
+    """Where learned aspect models live, one per taxonomy industry (``aspects-catering.npz``,
+    written by ``make train``); a taxonomy without one is read by its lexicon alone."""
+    learned_aspects: bool = True
+    """Use the taxonomy's learned aspect model where there is one (false: lexicon only)."""
 
     # --- ClickHouse ----------------------------------------------------------------------
     clickhouse_host: str = "127.0.0.1"

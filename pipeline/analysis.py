@@ -10,9 +10,11 @@ Negation is in the model's features (不新鲜 → ``!新鲜``), contrast in the
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from config.taxonomy import Taxonomy
+from pipeline.aspect_model import AspectInputs, LearnedAspectModel, aspect_inputs
 from pipeline.aspects import AspectMatcher, most_specific
 from pipeline.clauses import Clause
 from pipeline.sentiment import SentimentScorer, probability, read_clauses
@@ -82,6 +84,30 @@ class _ClauseScore:
     score: float
     opinion_words: tuple[str, ...]
     clause: Clause
+    index: int
+    """The clause's position in the text's clauses."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Reading:
+    """One text as the lexicon pass reads it."""
+
+    clauses: list[Clause]
+    text_log_odds: float
+    by_aspect: dict[str, list[_ClauseScore]]
+    adjusted: list[float]
+    """Each clause's log-odds after degree and question rules (0 for clauses without aspect)."""
+    mentions: list[AspectMention]
+
+
+def _inputs(reading: _Reading, label_of: dict[str, str]) -> AspectInputs:
+    label_clauses = {
+        label_of[path]: [s.index for s in scores]
+        for path, scores in reading.by_aspect.items()
+        if path in label_of
+    }
+    verdicts = {label_of[m.aspect]: m.polarity for m in reading.mentions if m.aspect in label_of}
+    return aspect_inputs(reading.clauses, label_clauses, reading.adjusted, verdicts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +132,7 @@ class Analyzer:
         tokenizer: Tokenizer,
         model: SentimentScorer,
         context_weight: float = CONTEXT_WEIGHT,
+        aspect_model: LearnedAspectModel | None = None,
     ):
         self._context_weight = context_weight
         self._matcher = AspectMatcher(taxonomy)
@@ -114,29 +141,96 @@ class Analyzer:
         self.taxonomy = taxonomy
         self.taxonomy_version = f"{taxonomy.industry}-{taxonomy.version}"
         self.model_version = model.version
+        self._aspect_model = aspect_model
+        self._label_of: dict[str, str] = {}
+        self._path_of: dict[str, str] = {}
+        if aspect_model is not None:
+            if aspect_model.taxonomy_version != self.taxonomy_version:
+                raise ValueError(
+                    f"aspect model {aspect_model.version} was trained for taxonomy "
+                    f"{aspect_model.taxonomy_version}, not {self.taxonomy_version}: run `make train`"
+                )
+            learned = set(aspect_model.labels)
+            self._path_of = {node.label: path for path, node in taxonomy.paths() if node.label in learned}
+            missing = learned - set(self._path_of)
+            if missing:
+                raise ValueError(f"aspect model labels not in the taxonomy: {', '.join(sorted(missing))}")
+            self._label_of = {path: label for label, path in self._path_of.items()}
+            self.model_version = f"{model.version}+{aspect_model.version}"
 
     def analyze(self, text: str) -> TextAnalysis:
         """Sentiment and aspect mentions of a normalized text. Never raises on a str."""
+        reading = self._read(text)
+        if reading is None:
+            return TextAnalysis(0.5, ())
+        mentions = reading.mentions
+        if self._aspect_model is not None:
+            mentions = self._learned_mentions(reading)
+        return TextAnalysis(round(probability(reading.text_log_odds), 6), tuple(mentions))
+
+    def _read(self, text: str) -> _Reading | None:
+        """Clauses, sentence scores and the lexicon's mentions; None for a text without words."""
         model = self._model
         # Split, domain and each clause's evidence in one call (compiled for our model).
         clauses, domain, evidence = read_clauses(model, text, self._tokenize(text))
         if not clauses:
-            return TextAnalysis(0.5, ())
+            return None
         text_log_odds = model.prior_log_odds(domain) + sum(evidence)
         paths_by_clause = self._aspects_by_clause(text, clauses)
         by_aspect: dict[str, list[_ClauseScore]] = {}
         context = self._context_weight * text_log_odds
+        adjusted = [0.0] * len(clauses)
         for index, paths in paths_by_clause.items():
             clause = clauses[index]
             # The clause's own evidence, without the prior (a clause that says nothing about
             # how it feels is neutral), plus a share of the whole text's tone.
-            score = probability(clause_log_odds_adjusted(evidence[index], clause) + context)
+            adjusted[index] = clause_log_odds_adjusted(evidence[index], clause)
+            score = probability(adjusted[index] + context)
             opinion = tuple(model.opinion_words(clause.tokens))
             for aspect in most_specific(paths):
-                by_aspect.setdefault(aspect, []).append(_ClauseScore(aspect, score, opinion, clause))
-        return TextAnalysis(
-            round(probability(text_log_odds), 6), tuple(_merge(scores) for scores in by_aspect.values())
-        )
+                by_aspect.setdefault(aspect, []).append(_ClauseScore(aspect, score, opinion, clause, index))
+        mentions = [_merge(scores) for scores in by_aspect.values()]
+        return _Reading(clauses, text_log_odds, by_aspect, adjusted, mentions)
+
+    def learning_inputs(self, text: str, labels: Collection[str]) -> AspectInputs:
+        """What the learned aspect model reads of a normalized text, for the taxonomy labels
+        ``labels`` (training computes its examples with this, so that they are the runtime's)."""
+        label_of = {path: node.label for path, node in self.taxonomy.paths() if node.label in labels}
+        reading = self._read(text)
+        if reading is None:
+            return aspect_inputs([], {}, [], {})
+        return _inputs(reading, label_of)
+
+    def _learned_mentions(self, reading: _Reading) -> list[AspectMention]:
+        """The lexicon's mentions of aspects the model was not trained on, and the model's
+        decision for every aspect it was (see pipeline/aspect_model.py)."""
+        assert self._aspect_model is not None
+        label_of = self._label_of
+        kept = [m for m in reading.mentions if m.aspect not in label_of]
+        found = {m.aspect: m for m in reading.mentions}
+        clauses = reading.clauses
+        for decision in self._aspect_model.decide(_inputs(reading, label_of)):
+            path = self._path_of[decision.label]
+            lexicon = found.get(path)
+            if lexicon is not None:  # evidence and opinion words from the lexicon's clauses
+                kept.append(
+                    lexicon.model_copy(update={"polarity": decision.polarity, "score": decision.score})
+                )
+                continue
+            # An implicit mention: the clause whose features say most for the decision.
+            evidence = clauses[self._aspect_model.evidence_clause(clauses, decision)]
+            kept.append(
+                AspectMention.model_construct(
+                    aspect=path,
+                    polarity=decision.polarity,
+                    score=decision.score,
+                    opinion_words=tuple(self._model.opinion_words(evidence.tokens)[:8]),
+                    evidence=evidence.text,
+                    evidence_start=evidence.start,
+                    evidence_end=evidence.end,
+                )
+            )
+        return kept
 
     def _aspects_by_clause(self, text: str, clauses: list[Clause]) -> dict[int, list[str]]:
         """The aspect paths of the terms in each clause, by clause index (in text order)."""

@@ -549,6 +549,67 @@ def train_sentiment(data_dir: Path, out: Path | None, cv_folds: int) -> None:
     click.echo(orjson.dumps(result).decode())
 
 
+@train.command("aspects")
+@_DATA_DIR_OPTION
+@click.option(
+    "--taxonomy", "taxonomy_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=REPO_ROOT / "config" / "taxonomy" / "catering.yaml", show_default=True,
+    help="The taxonomy whose labels are the files' columns.",
+)  # fmt: skip
+@click.option(
+    "--file", "files", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Labelled CSV (reviewbody + one column per label), repeatable [the catering files of --data-dir].",
+)  # fmt: skip
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Artefact path.")
+@click.option("--cv-folds", default=0, show_default=True, help="Also cross-validate with this many folds.")
+def train_aspects(
+    data_dir: Path, taxonomy_path: Path, files: tuple[Path, ...], out: Path | None, cv_folds: int
+) -> None:
+    """Fit the learned aspect model of a taxonomy on labelled reviews and write its artefact
+    (pipeline/models/aspects-<industry>.npz); print CV figures as JSON."""
+    import orjson
+
+    from pipeline.aspect_training import CATERING_FILES, cross_validate, fit, load_examples
+    from pipeline.context import aspect_model_path, build_analyzer
+
+    settings = _settings()
+    try:
+        analyzer = build_analyzer(settings, taxonomy_path, learned_aspects=False)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    paths = list(files) or [data_dir / name for name in CATERING_FILES]
+    labels = _label_columns(paths[0], analyzer)
+    if not labels:
+        raise click.ClickException(
+            f"no column of {paths[0]} is a label of taxonomy {analyzer.taxonomy_version}"
+        )
+    try:
+        examples = load_examples(paths, labels, analyzer)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    result: dict[str, object] = {"rows": len(examples), "labels": len(labels)}
+    if cv_folds:
+        cv = cross_validate(examples, labels, analyzer.taxonomy_version, cv_folds, progress=click.echo)
+        result["cv"] = {
+            "folds": cv_folds, "macro_f1": round(cv.macro_f1, 4), "mention_f1": round(cv.mention_f1, 4),
+            "polarity_accuracy": round(cv.polarity_accuracy, 4),
+            "lexicon_macro_f1": round(cv.lexicon_macro_f1, 4),
+        }  # fmt: skip
+    target = out or aspect_model_path(settings, analyzer.taxonomy.industry)
+    fit(examples, labels, analyzer.taxonomy_version).save(target)
+    result["artefact"] = str(target)
+    click.echo(orjson.dumps(result).decode())
+
+
+def _label_columns(path: Path, analyzer: Analyzer) -> list[str]:
+    """The columns of ``path`` that are labels of the analyzer's taxonomy, in taxonomy order."""
+    import csv
+
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        columns = set(next(csv.reader(handle), []))
+    return [node.label for _, node in analyzer.taxonomy.paths() if node.label in columns]
+
+
 @main.group("eval")
 def evaluate() -> None:
     """Measure the text stage on labelled CSV files, or the alert rules on a scenario; one

@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry
 from config import AlertRules, Settings, load_alert_rules, load_taxonomy
 from config.errors import ConfigError
 from pipeline.analysis import Analyzer
+from pipeline.aspect_model import load_aspect_model
 from pipeline.ingest import IngestContext
 from pipeline.kafka_admin import TopicsReport, ensure_topics
 from pipeline.metrics import PipelineMetrics
@@ -20,7 +21,7 @@ from pipeline.watchdog import ProgressWatchdog
 from sinks.clickhouse import ClickHouseConfig, ClickHouseWriter
 
 __all__ = [
-    "WorkerContext", "build_analyzer", "clickhouse_config", "ensure_pipeline_topics", "ingest_context",
+    "WorkerContext", "aspect_model_path", "build_analyzer", "clickhouse_config", "ensure_pipeline_topics", "ingest_context",
     "load_sentiment_scorer",
 ]  # fmt: skip
 
@@ -34,16 +35,34 @@ def load_sentiment_scorer(settings: Settings) -> LinearSentimentModel:
 
 
 def build_analyzer(
-    settings: Settings, taxonomy_path: Path | None = None, scorer: SentimentScorer | None = None
+    settings: Settings,
+    taxonomy_path: Path | None = None,
+    scorer: SentimentScorer | None = None,
+    learned_aspects: bool | None = None,
 ) -> Analyzer:
-    """Load taxonomy, tokenizer and model (about a second) into one Analyzer.
+    """Load taxonomy, tokenizer, model and the taxonomy's learned aspect model where there is
+    one (about a second) into one Analyzer.
 
     ``taxonomy_path`` overrides the settings' taxonomy; ``scorer`` lets several analyzers
-    share one loaded model (the trained model by default).
+    share one loaded model (the trained model by default); ``learned_aspects`` overrides
+    ``VOC_LEARNED_ASPECTS``. Raises ConfigError for an aspect model that does not fit.
     """
     taxonomy = load_taxonomy(taxonomy_path or settings.taxonomy_path)
     tokenizer = build_tokenizer(settings.tokenizer, [*taxonomy.dictionary_words(), *settings.lexicon_words])
-    return Analyzer(taxonomy, tokenizer, scorer or load_sentiment_scorer(settings))
+    scorer = scorer or load_sentiment_scorer(settings)
+    artefact = aspect_model_path(settings, taxonomy.industry)
+    use_learned = settings.learned_aspects if learned_aspects is None else learned_aspects
+    if not (use_learned and artefact.exists()):
+        return Analyzer(taxonomy, tokenizer, scorer)
+    try:
+        return Analyzer(taxonomy, tokenizer, scorer, aspect_model=load_aspect_model(artefact))
+    except ValueError as exc:  # another format, or trained for another taxonomy version
+        raise ConfigError(str(exc)) from exc
+
+
+def aspect_model_path(settings: Settings, industry: str) -> Path:
+    """Where the learned aspect model of a taxonomy industry lives."""
+    return settings.aspect_models_dir / f"aspects-{industry}.npz"
 
 
 def clickhouse_config(settings: Settings, with_database: bool = True) -> ClickHouseConfig:
