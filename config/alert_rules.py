@@ -160,6 +160,10 @@ class CriticalRule(_Rule):
     """Category → the text score (0-1) above which its terms do not count: 退货 in a happy
     review (不用退货了, 很好) is not churn. Categories not listed always count."""
     detractor_max_score: float | None = Field(default=None, ge=0, le=1)
+    reported_only: tuple[str, ...] = ()
+    """Categories whose terms count only where the text reports them, not where it quotes
+    them or supposes them: 喝多了会中毒 (a warning, a joke), “中毒” in quotes, a reposted
+    //@ chain do not count; 喝了就中毒了 and 吃了过敏 do (see ``pipeline.detection.is_reported``)."""
 
     @model_validator(mode="after")
     def _something_to_match(self) -> CriticalRule:
@@ -168,9 +172,10 @@ class CriticalRule(_Rule):
         empty = sorted(c for c, words in self.terms.items() if not words or not all(words))
         if empty:
             raise ValueError(f"empty term list or empty term in categories: {', '.join(empty)}")
-        unknown = sorted(set(self.term_max_score) - set(self.terms))
-        if unknown:
-            raise ValueError(f"term_max_score names categories without terms: {', '.join(unknown)}")
+        for field in ("term_max_score", "reported_only"):
+            unknown = sorted(set(getattr(self, field)) - set(self.terms))
+            if unknown:
+                raise ValueError(f"{field} names categories without terms: {', '.join(unknown)}")
         return self
 
 

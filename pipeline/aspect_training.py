@@ -32,7 +32,7 @@ from pipeline.aspect_model import (
     AspectInputs,
     LearnedAspectModel,
 )
-from pipeline.evaluation import macro_f1
+from pipeline.evaluation import score_aspects
 from pipeline.text import normalize_text
 
 __all__ = [
@@ -260,30 +260,16 @@ def cross_validate(
 def _score(
     examples: Sequence[AspectExample], predicted: Sequence[dict[str, int]], labels: Sequence[str], folds: int
 ) -> CrossValidation:
-    per_label: dict[str, dict[str, float]] = {}
-    tp = fp = fn = hits = 0
-    lexicon_scores = []
-    for label in labels:
-        pairs = [(e.truth[label], p[label]) for e, p in zip(examples, predicted, strict=True)]
-        lexicon_pairs = [(e.truth[label], e.inputs.lexicon.get(label, NOT_MENTIONED)) for e in examples]
-        lexicon_scores.append(macro_f1(lexicon_pairs, (1, 0, -1, NOT_MENTIONED)))
-        a_tp = sum(1 for t, p in pairs if t != NOT_MENTIONED and p != NOT_MENTIONED)
-        a_fp = sum(1 for t, p in pairs if t == NOT_MENTIONED and p != NOT_MENTIONED)
-        a_fn = sum(1 for t, p in pairs if t != NOT_MENTIONED and p == NOT_MENTIONED)
-        tp, fp, fn = tp + a_tp, fp + a_fp, fn + a_fn
-        hits += sum(1 for t, p in pairs if t != NOT_MENTIONED and t == p)
-        per_label[label] = {
-            "macro_f1": round(macro_f1(pairs, (1, 0, -1, NOT_MENTIONED)), 4),
-            "lexicon_macro_f1": round(lexicon_scores[-1], 4),
-            "mentioned": sum(1 for t, _ in pairs if t != NOT_MENTIONED),
-            "found": a_tp + a_fp,
-        }
-    return CrossValidation(
-        n=len(examples),
-        folds=folds,
-        macro_f1=sum(v["macro_f1"] for v in per_label.values()) / len(per_label),
-        mention_f1=2 * tp / (2 * tp + fp + fn) if tp else 0.0,
-        polarity_accuracy=hits / tp if tp else 0.0,
-        per_label=per_label,
-        lexicon_macro_f1=sum(lexicon_scores) / len(lexicon_scores),
-    )
+    pairs = {
+        label: [(e.truth[label], p[label]) for e, p in zip(examples, predicted, strict=True)]
+        for label in labels
+    }
+    lexicon = {
+        label: [(e.truth[label], e.inputs.lexicon.get(label, NOT_MENTIONED)) for e in examples]
+        for label in labels
+    }
+    macro, mention, polarity, per_label = score_aspects(pairs)
+    lexicon_macro, _, _, lexicon_per_label = score_aspects(lexicon)
+    for label, figures in per_label.items():
+        figures["lexicon_macro_f1"] = lexicon_per_label[label]["macro_f1"]
+    return CrossValidation(len(examples), folds, macro, mention, polarity, per_label, lexicon_macro)

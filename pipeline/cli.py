@@ -560,10 +560,16 @@ def train_sentiment(data_dir: Path, out: Path | None, cv_folds: int) -> None:
     "--file", "files", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Labelled CSV (reviewbody + one column per label), repeatable [the catering files of --data-dir].",
 )  # fmt: skip
+@click.option("--text-column", default="reviewbody", show_default=True, help="The column holding the text.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Artefact path.")
 @click.option("--cv-folds", default=0, show_default=True, help="Also cross-validate with this many folds.")
 def train_aspects(
-    data_dir: Path, taxonomy_path: Path, files: tuple[Path, ...], out: Path | None, cv_folds: int
+    data_dir: Path,
+    taxonomy_path: Path,
+    files: tuple[Path, ...],
+    text_column: str,
+    out: Path | None,
+    cv_folds: int,
 ) -> None:
     """Fit the learned aspect model of a taxonomy on labelled reviews and write its artefact
     (pipeline/models/aspects-<industry>.npz); print CV figures as JSON."""
@@ -584,7 +590,7 @@ def train_aspects(
             f"no column of {paths[0]} is a label of taxonomy {analyzer.taxonomy_version}"
         )
     try:
-        examples = load_examples(paths, labels, analyzer)
+        examples = load_examples(paths, labels, analyzer, text_column)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     result: dict[str, object] = {"rows": len(examples), "labels": len(labels)}
@@ -743,7 +749,7 @@ def eval_sentiment(
     "--predictions",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Write the 18 aspect columns per input row, in input order.",
+    help="Write the predicted aspect columns per input row, in input order.",
 )
 @click.option(
     "--taxonomy",
@@ -751,19 +757,42 @@ def eval_sentiment(
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=REPO_ROOT / "config" / "taxonomy" / "catering.yaml",
     show_default=True,
-    help="A taxonomy whose leaf labels are the ASAP columns.",
+    help="The taxonomy whose node labels are FILE's aspect columns (catering: the 18 ASAP columns).",
 )
+@click.option("--text-column", default="reviewbody", show_default=True, help="The column holding the text.")
+@click.option("--lexicon-only", is_flag=True, help="Leave the taxonomy's learned aspect model out.")
 @_MODEL_OPTION
-def eval_aspects(file: Path, predictions: Path | None, taxonomy_path: Path, model: str) -> None:
-    """ASAP-format aspect evaluation (AI Challenger 2018 macro-F1) on FILE."""
+def eval_aspects(
+    file: Path,
+    predictions: Path | None,
+    taxonomy_path: Path,
+    text_column: str,
+    lexicon_only: bool,
+    model: str,
+) -> None:
+    """Aspect evaluation (AI Challenger 2018 macro-F1) on FILE, in the ASAP layout: a text
+    column and one column per taxonomy label holding 1 / 0 / -1 / -2 (every label of the
+    taxonomy that is a column of FILE is evaluated)."""
     import orjson
 
+    from pipeline.context import build_analyzer
     from pipeline.evaluation import EvaluationInputError, evaluate_aspects
 
     settings = _settings()
-    analyzer = _analyzer(settings, taxonomy_path, _scorer(settings, model))
     try:
-        report = evaluate_aspects(file, analyzer, predictions)
+        analyzer = build_analyzer(
+            settings,
+            taxonomy_path,
+            _scorer(settings, model),
+            learned_aspects=not lexicon_only and model == "ours",
+        )
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    labels = _label_columns(file, analyzer)
+    if not labels:
+        raise click.ClickException(f"no column of {file} is a label of {analyzer.taxonomy_version}")
+    try:
+        report = evaluate_aspects(file, analyzer, predictions, labels, text_column)
     except EvaluationInputError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(orjson.dumps(report.to_json()).decode())
@@ -779,8 +808,11 @@ def eval_aspects(file: Path, predictions: Path | None, taxonomy_path: Path, mode
 )
 def eval_report(data_dir: Path, readme: Path | None) -> None:
     """Ours against snownlp's model on the labelled data (needs the `train` extra)."""
+    import dataclasses
+
     import orjson
 
+    from pipeline.context import build_analyzer
     from pipeline.eval_report import render_table, run_eval_report, write_into_readme
 
     settings = _settings()
@@ -792,8 +824,9 @@ def eval_report(data_dir: Path, readme: Path | None) -> None:
         REPO_ROOT / ".local" / "eval",
         _analyzer(settings, None, ours),
         _analyzer(settings, None, baseline),
-        _analyzer(settings, catering, ours),
-        _analyzer(settings, catering, baseline),
+        build_analyzer(settings, catering, ours, learned_aspects=False),
+        build_analyzer(settings, catering, baseline, learned_aspects=False),
+        build_analyzer(settings, catering, ours, learned_aspects=True),
         lambda line: click.echo(line, err=True),
     )
     table = render_table(result)
@@ -801,6 +834,8 @@ def eval_report(data_dir: Path, readme: Path | None) -> None:
     if readme is not None:
         write_into_readme(readme, table)
     result["aspects"] = {name: report.to_json() for name, report in result["aspects"].items()}
+    result["ecommerce"] = result["ecommerce"].to_json()
+    result["learned_cv"] = dataclasses.asdict(result["learned_cv"])
     click.echo(orjson.dumps(result).decode())
 
 

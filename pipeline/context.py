@@ -21,8 +21,8 @@ from pipeline.watchdog import ProgressWatchdog
 from sinks.clickhouse import ClickHouseConfig, ClickHouseWriter
 
 __all__ = [
-    "WorkerContext", "aspect_model_path", "build_analyzer", "clickhouse_config", "ensure_pipeline_topics", "ingest_context",
-    "load_sentiment_scorer",
+    "WorkerContext", "aspect_model_path", "build_analyzer", "clickhouse_config", "ensure_pipeline_topics",
+    "ingest_context", "load_sentiment_scorer",
 ]  # fmt: skip
 
 

@@ -64,6 +64,7 @@ __all__ = [
     "DetectionResult",
     "alert_id",
     "critical_alerts",
+    "is_reported",
     "text_fingerprint",
     "update_brand_windows",
     "update_product_windows",
@@ -430,7 +431,14 @@ def critical_alerts(feedback: ScoredFeedback, rules: Iterable[CriticalRule], now
             f"{category}: {', '.join(found)}"
             for category, terms in rule.terms.items()
             if feedback.score <= rule.term_max_score.get(category, 1.0)
-            and (found := [term for term in terms if term in feedback.text])
+            and (
+                found := [
+                    term
+                    for term in terms
+                    if term in feedback.text
+                    and (category not in rule.reported_only or is_reported(feedback.text, term))
+                ]
+            )
         ]
         # "Strong negative text": the text must say something, and the overall score (text
         # averaged with the NPS and rating) be low.
@@ -469,6 +477,52 @@ def critical_alerts(feedback: ScoredFeedback, rules: Iterable[CriticalRule], now
             )
         )
     return alerts
+
+
+# What makes a term supposed rather than reported: a modal of possibility or a warning
+# shortly before it (喝多了会中毒, 小心过敏, 以免中毒), unless 了 follows (会中毒了 is not said;
+# 就中毒了 is). Quotes and a reposted chain (//@name:) are someone else's words.
+_SUPPOSING = (
+    "会",
+    "可能",
+    "容易",
+    "小心",
+    "以免",
+    "防止",
+    "担心",
+    "害怕",
+    "怕",
+    "据说",
+    "听说",
+    "万一",
+    "如果",
+)
+_SUPPOSING_WINDOW = 4
+_QUOTES = (("“", "”"), ("「", "」"), ("『", "』"), ('"', '"'))
+_REPOST = "//@"
+
+
+def is_reported(text: str, term: str) -> bool:
+    """Whether some occurrence of ``term`` in ``text`` is the writer reporting it: outside
+    quotes and reposted text, and not supposed (see ``_SUPPOSING``)."""
+    own = text.split(_REPOST, 1)[0]
+    start = own.find(term)
+    while start >= 0:
+        end = start + len(term)
+        before = own[max(0, start - _SUPPOSING_WINDOW) : start]
+        happened = own[end : end + 1] == "了"
+        quoted = any(_inside(own, start, opening, closing) for opening, closing in _QUOTES)
+        if not quoted and (happened or not any(marker in before for marker in _SUPPOSING)):
+            return True
+        start = own.find(term, start + 1)
+    return False
+
+
+def _inside(text: str, position: int, opening: str, closing: str) -> bool:
+    """Whether ``position`` lies inside an opened and not yet closed quote."""
+    if opening == closing:
+        return text.count(opening, 0, position) % 2 == 1
+    return text.count(opening, 0, position) > text.count(closing, 0, position)
 
 
 def _front_line_route(feedback: ScoredFeedback) -> str:

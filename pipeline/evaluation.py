@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from pipeline.analysis import Analyzer
+from pipeline.analysis import Analyzer, polarity_of
 from pipeline.text import normalize_text
 
 __all__ = [
@@ -24,8 +24,10 @@ __all__ = [
     "SentimentReport",
     "evaluate_aspects",
     "evaluate_sentiment",
+    "label_columns",
     "macro_f1",
     "predict_aspects",
+    "score_aspects",
 ]
 
 ASAP_ASPECTS = (
@@ -175,48 +177,50 @@ class AspectReport:
 def asap_columns(analyzer: Analyzer) -> dict[str, str]:
     """Aspect path → ASAP column, for the taxonomy's nodes whose ``label`` is a column
     (config/taxonomy/catering.yaml maps all 18)."""
-    return {path: node.label for path, node in analyzer.taxonomy.paths() if node.label in ASAP_ASPECTS}
+    return label_columns(analyzer, ASAP_ASPECTS)
 
 
-def predict_aspects(analyzer: Analyzer, column_of: dict[str, str], text: str) -> dict[str, int]:
-    """ASAP labels (1/0/-1, -2 not mentioned) for every aspect column from one review.
+def label_columns(analyzer: Analyzer, labels: Sequence[str]) -> dict[str, str]:
+    """Aspect path → the column it counts for: its own label where that is a column, else
+    its nearest ancestor's (包装/封口 counts for ``packaging`` in a file of level-1 columns)."""
+    wanted = set(labels)
+    column_of: dict[str, str] = {}
+    for path, node in analyzer.taxonomy.paths():  # parents before children
+        parent = path.rpartition("/")[0]
+        if node.label in wanted:
+            column_of[path] = node.label
+        elif parent in column_of:
+            column_of[path] = column_of[parent]
+    return column_of
+
+
+def predict_aspects(
+    analyzer: Analyzer, column_of: dict[str, str], text: str, labels: Sequence[str] = ASAP_ASPECTS
+) -> dict[str, int]:
+    """Labels (1/0/-1, -2 not mentioned) for every aspect column from one review; mentions
+    counting for the same column (a parent and its child) are averaged.
 
     The star rating is not used: the columns are about what the text says of each aspect.
     """
-    predicted = dict.fromkeys(ASAP_ASPECTS, NOT_MENTIONED)
+    scores: dict[str, list[float]] = {}
+    polarities: dict[str, int] = {}
     for mention in analyzer.analyze(normalize_text(text)).aspects:
         column = column_of.get(mention.aspect)
-        if column in predicted:
-            predicted[column] = mention.polarity
+        if column is not None:
+            scores.setdefault(column, []).append(mention.score)
+            polarities[column] = mention.polarity
+    predicted = dict.fromkeys(labels, NOT_MENTIONED)
+    for column, found in scores.items():
+        predicted[column] = polarities[column] if len(found) == 1 else polarity_of(sum(found) / len(found))
     return predicted
 
 
-def evaluate_aspects(path: Path, analyzer: Analyzer, predictions: Path | None = None) -> AspectReport:
-    """Predict the 18 aspect columns for every row of an ASAP-format file and score them."""
-    pairs: dict[str, list[tuple[int, int]]] = {a: [] for a in ASAP_ASPECTS}
-    column_of = asap_columns(analyzer)
-    if not column_of:
-        raise EvaluationInputError(
-            f"taxonomy {analyzer.taxonomy_version} has no aspect labelled as an ASAP column"
-        )
-    elapsed = 0.0
-    n = 0
-    with (
-        path.open(encoding="utf-8-sig", newline="") as handle,
-        _PredictionWriter(predictions, list(ASAP_ASPECTS)) as out,
-    ):
-        for line, row in enumerate(_rows(handle, ["reviewbody", *ASAP_ASPECTS], path), start=2):
-            truth = {a: _label(row[a], ASPECT_CLASSES, path, line, a) for a in ASAP_ASPECTS}
-            started = time.perf_counter()
-            predicted = predict_aspects(analyzer, column_of, row["reviewbody"] or "")
-            elapsed += time.perf_counter() - started
-            n += 1
-            for aspect in ASAP_ASPECTS:
-                pairs[aspect].append((truth[aspect], predicted[aspect]))
-            if out is not None:
-                out.writerow([predicted[a] for a in ASAP_ASPECTS])
-    if not n:
-        raise EvaluationInputError(f"{path}: no rows")
+def score_aspects(
+    pairs: dict[str, list[tuple[int, int]]],
+) -> tuple[float, float, float, dict[str, dict[str, float]]]:
+    """The AI Challenger 2018 metric over ``(truth, predicted)`` pairs per column: macro-F1
+    (mean over columns of the 4-class macro-F1), mention F1, polarity accuracy on the
+    mentions found, and per column its macro-F1, mentions and mentions found."""
     per_aspect: dict[str, dict[str, float]] = {}
     tp = fp = fn = polar_hits = 0
     for aspect, aspect_pairs in pairs.items():
@@ -230,11 +234,55 @@ def evaluate_aspects(path: Path, analyzer: Analyzer, predictions: Path | None = 
             "mentioned": sum(1 for t, _ in aspect_pairs if t != NOT_MENTIONED),
             "found": a_tp + a_fp,
         }
+    return (
+        sum(v["macro_f1"] for v in per_aspect.values()) / len(per_aspect),
+        2 * tp / (2 * tp + fp + fn) if tp else 0.0,
+        polar_hits / tp if tp else 0.0,
+        per_aspect,
+    )
+
+
+def evaluate_aspects(
+    path: Path,
+    analyzer: Analyzer,
+    predictions: Path | None = None,
+    labels: Sequence[str] | None = None,
+    text_column: str = "reviewbody",
+) -> AspectReport:
+    """Predict the aspect columns (``labels``: the 18 ASAP columns by default) for every row
+    of a file in the ASAP layout and score them."""
+    labels = tuple(labels or ASAP_ASPECTS)
+    pairs: dict[str, list[tuple[int, int]]] = {a: [] for a in labels}
+    column_of = label_columns(analyzer, labels)
+    if not column_of:
+        raise EvaluationInputError(
+            f"taxonomy {analyzer.taxonomy_version} has no aspect labelled as an "
+            + ("ASAP column" if labels == ASAP_ASPECTS else f"evaluated column ({', '.join(labels)})")
+        )
+    elapsed = 0.0
+    n = 0
+    with (
+        path.open(encoding="utf-8-sig", newline="") as handle,
+        _PredictionWriter(predictions, list(labels)) as out,
+    ):
+        for line, row in enumerate(_rows(handle, [text_column, *labels], path), start=2):
+            truth = {a: _label(row[a], ASPECT_CLASSES, path, line, a) for a in labels}
+            started = time.perf_counter()
+            predicted = predict_aspects(analyzer, column_of, row[text_column] or "", labels)
+            elapsed += time.perf_counter() - started
+            n += 1
+            for aspect in labels:
+                pairs[aspect].append((truth[aspect], predicted[aspect]))
+            if out is not None:
+                out.writerow([predicted[a] for a in labels])
+    if not n:
+        raise EvaluationInputError(f"{path}: no rows")
+    macro, mention, polarity, per_aspect = score_aspects(pairs)
     return AspectReport(
         n=n,
-        macro_f1=sum(v["macro_f1"] for v in per_aspect.values()) / len(per_aspect),
-        mention_f1=2 * tp / (2 * tp + fp + fn) if tp else 0.0,
-        polarity_accuracy=polar_hits / tp if tp else 0.0,
+        macro_f1=macro,
+        mention_f1=mention,
+        polarity_accuracy=polarity,
         docs_per_s=n / elapsed if elapsed else 0.0,
         model=analyzer.model_version,
         per_aspect=per_aspect,

@@ -74,7 +74,7 @@ SURVEYS = [
             "nps": 9,
             "csat": 5,
             # Unambiguous wording: this test is about where messages end, not the model
-            # ("价格也便宜" scores 0.59, just neutral: "也便宜" leans negative in the data).
+            # (tests/unit/test_analysis.py holds the model to 价格也便宜 and the like).
             "answers": [{"question": "建议?", "answer": "质量很好，价格很便宜"}],
             "ts": "2026-11-01T10:08:00Z",
             "touchpoint": "post_purchase",

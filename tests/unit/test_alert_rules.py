@@ -145,6 +145,39 @@ def test_critical_feedback_is_routed_to_the_front_line() -> None:
     assert again.alerts[0].alert_id == first.alert_id
 
 
+@pytest.mark.parametrize(
+    ("text", "reported"),
+    [
+        ("回复 醉在张裕中 蒙牛提醒喝多了会中毒", False),  # the demo's joke (issue #14)
+        ("他说“吃了会中毒”,哈哈", False),
+        ("不错//@某人:喝了中毒了", False),
+        ("小心过敏", False),
+        ("喝完就中毒了,太可怕", True),
+        ("孩子喝了会过敏了", True),
+        ("会中毒的东西也卖?我吃了中毒了", True),
+        ("里面有异物", True),
+    ],
+)
+def test_safety_terms_count_where_they_are_reported(text: str, reported: bool) -> None:
+    rule = CriticalRule(
+        name="critical",
+        terms={"safety": ("中毒", "过敏", "异物"), "legal": ("投诉",)},
+        reported_only=("safety",),
+    )
+    stream = Stream(_rules(rule))
+    stream.feed([stream.item(0, "口味", -1, text=text, score=0.1)])
+    assert bool(stream.alerts) is reported
+    # Categories not listed in reported_only count as said: a threat is actionable.
+    threat = Stream(_rules(rule))
+    threat.feed([threat.item(0, "服务", -1, text="再不处理我就会去投诉", score=0.1)])
+    assert threat.alerts[0].reason == "legal: 投诉"
+
+
+def test_reported_only_names_known_categories() -> None:
+    with pytest.raises(ValueError, match="reported_only names categories without terms: safety"):
+        CriticalRule(name="c", terms={"legal": ("投诉",)}, reported_only=("safety",))
+
+
 def test_resolved_after_the_scope_is_back_inside() -> None:
     rule = ThresholdRule(
         name="neg",

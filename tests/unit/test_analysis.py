@@ -111,3 +111,15 @@ def test_versions_are_recorded(analyzer: Analyzer) -> None:
 
 def test_polarity_thresholds() -> None:
     assert (polarity_of(0.0), polarity_of(0.5), polarity_of(0.99)) == (-1, 0, 1)
+
+
+@pytest.mark.parametrize("text", ["价格也便宜", "味道很好,价格也便宜", "东西不错,价格也实惠"])
+def test_also_does_not_turn_praise_neutral(analyzer: Analyzer, text: str) -> None:
+    # 也便宜 leans negative in the training data (再便宜也…): issue #14's known error.
+    [price] = [m for m in analyzer.analyze(text).aspects if m.aspect == "价格"]
+    assert price.polarity == 1 and price.evidence.endswith(("便宜", "实惠"))
+
+
+def test_also_keeps_a_complaint_negative(analyzer: Analyzer) -> None:
+    [price] = [m for m in analyzer.analyze("价格也太贵了").aspects if m.aspect == "价格"]
+    assert price.polarity == -1

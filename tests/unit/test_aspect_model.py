@@ -96,7 +96,7 @@ def test_an_aspect_model_of_another_taxonomy_version_is_refused(
     examples: list[aspect_training.AspectExample], lexicon_only: Analyzer
 ) -> None:
     model = fit(examples[:100], LABELS, "catering-0.0")
-    with pytest.raises(ValueError, match="trained for taxonomy catering-0.0"):
+    with pytest.raises(ValueError, match=r"trained for taxonomy catering-0\.0"):
         Analyzer(lexicon_only.taxonomy, lambda t: list(t), lexicon_only._model, aspect_model=model)
 
 
