@@ -225,7 +225,11 @@ class Analyzer:
         kept = [m for m in reading.mentions if m.aspect not in label_of]
         found = {m.aspect: m for m in reading.mentions}
         clauses = reading.clauses
-        for decision in self._aspect_model.decide(_inputs(reading, label_of)):
+        inputs = _inputs(reading, label_of)
+        decisions = self._aspect_model.decide(inputs)
+        implicit = [d for d in decisions if self._path_of[d.label] not in found]
+        evidence_of = self._aspect_model.evidence_clauses(inputs, implicit)
+        for decision in decisions:
             path = self._path_of[decision.label]
             lexicon = found.get(path)
             if lexicon is not None:  # evidence and opinion words from the lexicon's clauses
@@ -234,7 +238,7 @@ class Analyzer:
                 )
                 continue
             # An implicit mention: the clause whose features say most for the decision.
-            evidence = clauses[self._aspect_model.evidence_clause(clauses, decision)]
+            evidence = clauses[evidence_of[decision.label]]
             kept.append(
                 AspectMention.model_construct(
                     aspect=path,
