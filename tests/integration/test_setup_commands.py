@@ -35,7 +35,7 @@ def test_migrate_and_create_topics_are_idempotent(make_stack: Callable[..., Stac
     }
     profile = {"customer_experience_state", "customer_experience"}
     views = {f"{t}_mv" for t in (*rollups, "customer_experience_state")}
-    facts = {"schema_migrations", "feedback", "aspect_mentions", "alerts", "actions"}
+    facts = {"schema_migrations", "feedback", "aspect_mentions", "alerts", "actions", "erasure_log"}
     assert tables == facts | rollups | profile | views
     assert stack.query("SELECT version, name FROM schema_migrations ORDER BY version") == [
         (1, "initial"),
@@ -43,6 +43,7 @@ def test_migrate_and_create_topics_are_idempotent(make_stack: Callable[..., Stac
         (3, "actions"),
         (4, "alert_channel"),
         (5, "rollups"),
+        (6, "erasure_log"),
     ]
 
 
@@ -55,7 +56,8 @@ def test_migrate_creates_a_new_database(make_stack: Callable[..., Stack]) -> Non
             capture_output=True, text=True, timeout=60, check=True,
         ).stdout  # fmt: skip
         assert out.strip().endswith(
-            "applied 0001_initial, 0002_alert_details, 0003_actions, 0004_alert_channel, 0005_rollups"
+            "applied 0001_initial, 0002_alert_details, 0003_actions, 0004_alert_channel, 0005_rollups, "
+            "0006_erasure_log"
         )
     finally:
         stack.query(f"DROP DATABASE IF EXISTS `{stack.settings.clickhouse_database}_new`")

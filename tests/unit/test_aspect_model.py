@@ -17,6 +17,7 @@ from pipeline.analysis import Analyzer
 from pipeline.aspect_model import ASPECT_CLASSES, load_aspect_model
 from pipeline.aspect_training import fit, label_design, load_examples, text_design
 from pipeline.context import build_analyzer
+from pipeline.evaluation import ASAP_ASPECTS
 from pipeline.text import normalize_text
 
 DATA = REPO_ROOT.parent / "shared" / "data" / "aspects"
@@ -103,3 +104,17 @@ def test_an_aspect_model_of_another_taxonomy_version_is_refused(
 def test_the_default_taxonomy_has_no_learned_model() -> None:
     analyzer = build_analyzer(Settings())
     assert "+" not in analyzer.model_version
+
+
+def test_make_train_reproduces_the_shipped_artefact(tmp_path: Path) -> None:
+    """The versioned artefact is what `make train` writes from the shared data, byte for byte
+    (a retrain that changes it shows up in git)."""
+    if not (DATA / "ai_challenger_samples" / "labelled.csv").exists():
+        pytest.skip("../shared/data not found")
+    analyzer = build_analyzer(Settings(), CATERING, learned_aspects=False)
+    files = [REPO_ROOT.parent / "shared" / "data" / name for name in aspect_training.CATERING_FILES]
+    labels = [node.label for _, node in analyzer.taxonomy.paths() if node.label in ASAP_ASPECTS]
+    out = tmp_path / "aspects-catering.npz"
+    fit(load_examples(files, labels, analyzer), labels, analyzer.taxonomy_version).save(out)
+    shipped = Settings().aspect_models_dir / "aspects-catering.npz"
+    assert out.read_bytes() == shipped.read_bytes()
