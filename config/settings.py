@@ -109,9 +109,12 @@ class Settings(BaseSettings):
     clickhouse_database: str = "voc"
     migrations_dir: Path = REPO_ROOT / "deploy" / "clickhouse" / "migrations"
     sink_retry_max_backoff_s: float = Field(default=30.0, gt=0)
-    """An insert that fails for a retryable reason (network, server down, too many parts) is
-    retried, never dropped, with exponential backoff up to this. Rows ClickHouse can never
-    take go to the dead-letter topic as ``sink_rejected``."""
+    """An insert or a Kafka delivery that fails for a retryable reason (network, server down,
+    too many parts) is retried, never dropped, with exponential backoff from
+    ``sink_retry_first_backoff_s`` up to this, jittered (sinks/retry.py). Rows ClickHouse can
+    never take go to the dead-letter topic as ``sink_rejected``."""
+    sink_retry_first_backoff_s: float = Field(default=0.5, gt=0)
+    """The first wait of that backoff."""
 
     # --- Worker --------------------------------------------------------------------------
     web_host: str = "127.0.0.1"

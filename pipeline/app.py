@@ -74,7 +74,7 @@ def create_app(ctx: WorkerContext) -> faust.App:
     def send(topic: str, key: bytes | None, value: bytes, headers: Any) -> Any:
         return app.producer.send(topic, key, value, None, None, headers)
 
-    publisher = KafkaPublisher(send)
+    publisher = KafkaPublisher(send, ctx.retry)
     register_ingest_agents(app, ctx, publisher)
     register_analyze_agent(app, ctx, publisher)
     register_detect_agent(app, ctx, publisher)

@@ -19,10 +19,11 @@ from pipeline.tokenize import build_tokenizer
 from pipeline.topics import TopicNames, topic_specs
 from pipeline.watchdog import ProgressWatchdog
 from sinks.clickhouse import ClickHouseConfig, ClickHouseWriter
+from sinks.retry import RetryPolicy
 
 __all__ = [
     "WorkerContext", "aspect_model_path", "build_analyzer", "clickhouse_config", "ensure_pipeline_topics",
-    "ingest_context", "load_sentiment_scorer",
+    "ingest_context", "load_sentiment_scorer", "retry_policy",
 ]  # fmt: skip
 
 
@@ -58,6 +59,14 @@ def build_analyzer(
         return Analyzer(taxonomy, tokenizer, scorer, aspect_model=load_aspect_model(artefact))
     except ValueError as exc:  # another format, or trained for another taxonomy version
         raise ConfigError(str(exc)) from exc
+
+
+def retry_policy(settings: Settings) -> RetryPolicy:
+    """The sinks' retry policy from the settings; ConfigError if the two waits disagree."""
+    try:
+        return RetryPolicy(settings.sink_retry_first_backoff_s, settings.sink_retry_max_backoff_s)
+    except ValueError as exc:
+        raise ConfigError(f"VOC_SINK_RETRY_FIRST_BACKOFF_S / _MAX_BACKOFF_S: {exc}") from exc
 
 
 def aspect_model_path(settings: Settings, industry: str) -> Path:
@@ -113,6 +122,8 @@ class WorkerContext:
     ingest: IngestContext
     writer: ClickHouseWriter
     watchdog: ProgressWatchdog
+    retry: RetryPolicy
+    """The sinks' one retry policy (ClickHouse inserts and Kafka deliveries)."""
 
     @classmethod
     def build(cls, settings: Settings) -> WorkerContext:
@@ -122,6 +133,7 @@ class WorkerContext:
         """
         registry = CollectorRegistry()
         metrics = PipelineMetrics.create(registry)
+        retry = retry_policy(settings)
         return cls(
             settings=settings,
             topics=TopicNames.in_namespace(settings.topic_namespace),
@@ -130,6 +142,7 @@ class WorkerContext:
             analyzer=build_analyzer(settings),
             rules=load_alert_rules(settings.alert_rules_path, settings.window_sizes_s),
             ingest=ingest_context(settings),
-            writer=ClickHouseWriter(clickhouse_config(settings), metrics, settings.sink_retry_max_backoff_s),
+            writer=ClickHouseWriter(clickhouse_config(settings), metrics, retry),
             watchdog=ProgressWatchdog(settings.stall_timeout_s, metrics),
+            retry=retry,
         )

@@ -24,13 +24,12 @@ from clickhouse_driver.errors import ServerException, TypeMismatchError
 
 from pipeline.errors import VocError
 from pipeline.metrics import PipelineMetrics
+from sinks.retry import RetryPolicy
 from sinks.rows import Columns
 
 __all__ = ["BatchRejected", "ClickHouseConfig", "ClickHouseWriter", "connect", "is_permanent"]
 
 log = logging.getLogger(__name__)
-
-_FIRST_BACKOFF_S = 0.5
 
 # Server error codes that blame the data of the insert, so retrying the same rows can never
 # succeed: CANNOT_PARSE_TEXT, CANNOT_PARSE_INPUT_ASSERTION_FAILED, CANNOT_PARSE_DATE,
@@ -94,10 +93,10 @@ def connect(config: ClickHouseConfig) -> Client:
 class ClickHouseWriter:
     """Inserts columnar batches; :meth:`insert` returns only once ClickHouse has the rows."""
 
-    def __init__(self, config: ClickHouseConfig, metrics: PipelineMetrics, max_backoff_s: float):
+    def __init__(self, config: ClickHouseConfig, metrics: PipelineMetrics, retry: RetryPolicy):
         self._config = config
         self._metrics = metrics
-        self._max_backoff_s = max_backoff_s
+        self._retry = retry
         # The thread starts, and the client connects, on the first insert.
         self._executor: ThreadPoolExecutor | None = ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="clickhouse"
@@ -140,7 +139,7 @@ class ClickHouseWriter:
             table
         )
         loop = asyncio.get_running_loop()
-        backoff = _FIRST_BACKOFF_S
+        backoff = self._retry.start()
         while True:
             started = time.perf_counter()
             try:
@@ -154,9 +153,7 @@ class ClickHouseWriter:
                     raise BatchRejected(table, exc) from exc
                 if not isinstance(exc, ClickHouseError | OSError | EOFError) and is_permanent(exc):
                     raise  # a query the driver cannot even send: a bug, not an outage
-                log.warning("%s failed (%s: %s); retrying in %.1fs", what, type(exc).__name__, exc, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, self._max_backoff_s)
+                await backoff.wait(what, exc)
 
     async def query(self, sql: str, params: dict[str, Any], table: str = "") -> list[tuple[Any, ...]]:
         """Run one read query on the insert thread (so it sees every acknowledged insert).

@@ -7,16 +7,12 @@ batch body that calls it may let its input offsets be committed afterwards.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+from sinks.retry import RetryPolicy
+
 __all__ = ["KafkaPublisher", "OutgoingRecord", "SendFn"]
-
-log = logging.getLogger(__name__)
-
-_FIRST_BACKOFF_S = 0.5
-_MAX_BACKOFF_S = 30.0
 
 Headers = list[tuple[str, bytes]]
 
@@ -39,8 +35,9 @@ class OutgoingRecord:
 class KafkaPublisher:
     """Sends records and waits until the broker has them, retrying failed deliveries."""
 
-    def __init__(self, send: SendFn):
+    def __init__(self, send: SendFn, retry: RetryPolicy):
         self._send = send
+        self._retry = retry
 
     async def publish(self, records: Sequence[OutgoingRecord]) -> None:
         """Deliver all ``records``; retry the failed ones with backoff until they succeed.
@@ -49,7 +46,7 @@ class KafkaPublisher:
         records sent later (consumers must not rely on strict order across a failure).
         """
         pending = list(records)
-        backoff = _FIRST_BACKOFF_S
+        backoff = self._retry.start()
         while pending:
             futures = [await self._send(r.topic, r.key, r.value, r.headers) for r in pending]
             results = await asyncio.gather(*futures, return_exceptions=True)
@@ -57,13 +54,5 @@ class KafkaPublisher:
             if not failed:
                 return
             first_error = next(res for res in results if isinstance(res, BaseException))
-            log.warning(
-                "%d of %d records not delivered (%r); retrying in %.1fs",
-                len(failed),
-                len(pending),
-                first_error,
-                backoff,
-            )
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, _MAX_BACKOFF_S)
+            await backoff.wait(f"delivery of {len(failed)} of {len(pending)} records", first_error)
             pending = failed
