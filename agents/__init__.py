@@ -1,12 +1,10 @@
 """Faust agents, one module per stage. Thin: batch in, stage logic, publish, ack."""
 
-from agents.analyze import register_analyze_agent
 from agents.detect import register_detect_agent
 from agents.ingest import register_ingest_agents
 from agents.store import register_store_agents
 
 __all__ = [
-    "register_analyze_agent",
     "register_detect_agent",
     "register_ingest_agents",
     "register_store_agents",

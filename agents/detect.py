@@ -1,21 +1,25 @@
-"""Detect agent: windowed counts per product in a Faust table, threshold alerts to ``{ns}.alerts``.
+r"""Detect agent: windowed counts per product in a Faust table, threshold alerts to ``{ns}.alerts``.
 
-The table is keyed by the record key of ``{ns}.feedback.scored`` (``brand|product``) and
-uses the producer's partitioner, so a key's changelog partition is the partition its
-feedback arrives on: a worker that takes over a partition recovers exactly that state.
+The windows table is keyed by the record key of ``{ns}.feedback.scored`` (``brand|product``)
+and uses the producer's partitioner, so a key's changelog partition is the partition its
+feedback arrives on: a worker that takes over a partition recovers exactly that state. The
+fingerprints each product counted (pipeline.dedup) are in a table of their own, keyed
+``brand|product\x1f...`` and partitioned by the product part, for the same reason.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import faust
 
 from agents._batch import BatchTimer, batches, publish_outcome
 from pipeline.context import WorkerContext
+from pipeline.dedup import FingerprintStore
+from pipeline.faust_tables import CoPartitionedTable
 from pipeline.stages import DetectOutcome, StageOutcome, decode_batch, detect_batch, detect_brand_batch
-from pipeline.topics import BRAND_WINDOWS_TABLE, WINDOWS_TABLE
+from pipeline.topics import BRAND_WINDOWS_TABLE, FINGERPRINTS_TABLE, WINDOWS_TABLE
 from schemas.dead_letters import Stage
 from schemas.feedback import ScoredFeedback
 from schemas.windows import WindowDelta
@@ -42,13 +46,31 @@ def register_detect_agent(app: faust.App, ctx: WorkerContext, publisher: KafkaPu
         )
         for name in (WINDOWS_TABLE, BRAND_WINDOWS_TABLE)
     )
+    # Several keys per product, all on the product's partition (pipeline.faust_tables).
+    fingerprint_table = app.tables.add(
+        CoPartitionedTable(
+            app, name=FINGERPRINTS_TABLE, default=None, key_type=bytes,
+            partitions=ctx.settings.topic_partitions, beacon=app.tables.beacon,
+        )
+    )  # fmt: skip
     rules = ctx.rules
+    horizon = rules.window_sizes[-1] if rules.window_sizes else 0
+    fingerprints = FingerprintStore(cast(Any, fingerprint_table), horizon)
+
+    async def forget_fingerprint_index(sender: Any, *args: Any, **kwargs: Any) -> None:
+        # The table's content changes with the partitions this worker owns.
+        fingerprints.forget()
+
+    app.on_partitions_revoked.connect(cast(Any, forget_fingerprint_index))
+    app.on_partitions_assigned.connect(cast(Any, forget_fingerprint_index))
 
     async def finish(
         table: Any, result: DetectOutcome, outcome: StageOutcome, extra: list[OutgoingRecord]
     ) -> None:
         for key, state in result.states.items():
             table[key] = state  # one changelog write per key per batch
+        for key, (counted, watermark) in result.counted.items():
+            fingerprints.add(key, counted, watermark)  # what the batch added, and expiry
         alerts = [
             OutgoingRecord(ctx.topics.alerts, a.scope.brand.encode(), a.model_dump_json().encode())
             for a in result.alerts
@@ -70,7 +92,7 @@ def register_detect_agent(app: faust.App, ctx: WorkerContext, publisher: KafkaPu
             decoded, outcome = decode_batch(records, ScoredFeedback, _STAGE, ctx.topics.dlq)
             keyed = [(item.message.partition_key.encode(), item) for _, item in decoded]
             states = {key: windows.get(key) for key, _ in keyed}
-            result = detect_batch(keyed, states, rules, datetime.now(UTC))
+            result = detect_batch(keyed, states, rules, datetime.now(UTC), fingerprints)
             deltas = [
                 OutgoingRecord(ctx.topics.brand_windows, d.brand.encode(), d.model_dump_json().encode())
                 for d in result.deltas

@@ -1,4 +1,8 @@
-"""Ingest agents, one per source topic: raw bytes → Feedback on ``{ns}.feedback``."""
+"""Ingest agents, one per source topic: raw bytes → ScoredFeedback on ``{ns}.feedback.scored``.
+
+Ingest and analysis run in one agent (one hop): the feedback goes from the raw record to its
+scores in memory, without a topic, an encode and a decode between the two.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +11,14 @@ import faust
 from agents._batch import BatchTimer, batches, publish_outcome
 from pipeline.context import WorkerContext
 from pipeline.ingest import Ingestor, ingest_chat, ingest_review, ingest_survey
-from pipeline.stages import ingest_batch
+from pipeline.stages import score_batch
 from sinks.kafka import KafkaPublisher
 
 __all__ = ["register_ingest_agents"]
 
 
 def register_ingest_agents(app: faust.App, ctx: WorkerContext, publisher: KafkaPublisher) -> None:
-    """Add the three ingest agents (reviews, chats, surveys) to ``app``."""
+    """Add the three ingest-and-analyze agents (reviews, chats, surveys) to ``app``."""
     sources: list[tuple[str, str, Ingestor]] = [
         ("reviews", ctx.topics.reviews_raw, ingest_review),
         ("chats", ctx.topics.chats_raw, ingest_chat),
@@ -38,7 +42,9 @@ def _register(
     async def ingest(stream: faust.StreamT[bytes]) -> None:
         async for records in batches(stream, ctx, stage):
             timer = BatchTimer(ctx, stage)
-            outcome = ingest_batch(records, ingestor, ctx.ingest, ctx.topics.feedback, ctx.topics.dlq)
+            outcome = score_batch(
+                records, ingestor, ctx.ingest, ctx.analyzer, ctx.topics.scored, ctx.topics.dlq
+            )
             await publish_outcome(publisher, outcome, ctx, stage)
             timer.done()
 

@@ -11,7 +11,6 @@ import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from agents import (
-    register_analyze_agent,
     register_detect_agent,
     register_ingest_agents,
     register_store_agents,
@@ -76,7 +75,6 @@ def create_app(ctx: WorkerContext) -> faust.App:
 
     publisher = KafkaPublisher(send, ctx.retry)
     register_ingest_agents(app, ctx, publisher)
-    register_analyze_agent(app, ctx, publisher)
     register_detect_agent(app, ctx, publisher)
     register_store_agents(app, ctx, publisher)
 

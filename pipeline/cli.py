@@ -118,7 +118,7 @@ def lag(group: str | None, as_json: bool) -> None:
     settings = _settings()
     group_id = group or settings.app_id
     names = TopicNames.in_namespace(settings.topic_namespace)
-    consumed = [names.reviews_raw, names.chats_raw, names.surveys_raw, names.feedback, names.scored]
+    consumed = [names.reviews_raw, names.chats_raw, names.surveys_raw, names.scored]
     consumed += [names.alerts, names.actions, names.brand_windows]
     try:
         lags = consumer_lag(settings.kafka_bootstrap, group_id, consumed)
@@ -383,13 +383,20 @@ def demo(work_dir: Path, timeout: float) -> None:
     "--rate", type=float, default=None, help="Messages/s to produce at (default: as fast as possible)."
 )
 @click.option("--timeout", default=600.0, show_default=True, help="Seconds to wait for the pipeline.")
-def bench(count: int, rate: float | None, timeout: float) -> None:
-    """Measure end-to-end feedback/s and produce→ClickHouse latency of one worker (JSON)."""
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 16), help="Worker processes.")
+@click.option(
+    "--baseline/--no-baseline", default=True, show_default=True, help="Also run the Faust-free baseline loop."
+)
+def bench(count: int, rate: float | None, timeout: float, workers: int, baseline: bool) -> None:
+    """Measure end-to-end feedback/s and produce→ClickHouse latency of the worker, and of
+    the Faust-free baseline loop on the same data (JSON). Partitions: VOC_TOPIC_PARTITIONS."""
     import orjson
 
     from pipeline.bench import run_bench
 
-    result = run_bench(_settings(), count, rate, REPO_ROOT / ".local" / "bench", timeout)
+    result = run_bench(
+        _settings(), count, rate, REPO_ROOT / ".local" / "bench", timeout, workers=workers, baseline=baseline
+    )
     click.echo(orjson.dumps(result).decode())
 
 

@@ -5,7 +5,6 @@ dict, updated once per batch so that each batch costs one changelog write per pr
 
     {"watermark": <max event time seen, epoch s>,
      "origins": {"<raw topic>|<raw partition>": <highest raw offset counted>},
-     "texts": {"<fingerprint>": <event time last counted, epoch s>},
      "windows": {"<size>|<start>|<aspect>": <window: counts, sums, alerted rules, samples>},
      "baselines": {"<size>|<aspect>": <closed windows folded, EWMA of mentions/negatives>},
      "open": {"<rule>|<aspect>": {"alert_id": ..., "calm": <closed windows back inside>}},
@@ -26,8 +25,11 @@ a second ``make demo``). The same text from the same author (customer, or the ch
 the customer is unknown) and source, for the same product, within the longest window of the
 last time it was counted, is a duplicate (a review posted twice, a survey
 submitted twice, copy-pasted spam): it adds nothing to the windows and is counted in
-``duplicate_events``. A text of a few characters (好评, 还行) is common to many customers, so
-without a customer it is not treated as a duplicate.
+``duplicate_events``. The fingerprints counted are not part of the state: the caller looks
+them up (``last_counted``) and stores what a batch adds (``counted``) in a store of their own
+(pipeline.dedup), so the state stays bounded by the windows. A text of a few characters
+(好评, 还行) is common to many customers, so without a customer it is not treated as a
+duplicate.
 
 A mention of ``包装/封口`` also counts for ``包装``. A window is kept until the watermark is one
 whole window past its end (events for it until then are applied; older ones are late:
@@ -39,7 +41,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -125,6 +127,15 @@ class DetectionResult:
     """What the batch's counted feedback add to the brand's aspect and channel windows
     (product level only; published as a :class:`schemas.windows.WindowDelta`)."""
     max_event_time: float = 0.0
+    counted: dict[str, float] = field(default_factory=dict)
+    """The fingerprints (ids and texts) this batch counted, with their event times, for the
+    caller's fingerprint store (pipeline.dedup)."""
+    watermark: float = 0.0
+    """The product's watermark after the batch (the fingerprint store expires by it)."""
+
+
+def _nothing_counted(fingerprint: str) -> float | None:
+    return None
 
 
 def alert_id(rule: str, scope: AlertScope, window_start: datetime) -> str:
@@ -197,9 +208,11 @@ def update_product_windows(
     batch: Sequence[ScoredFeedback],
     rules: AlertRules,
     now: datetime,
+    last_counted: Callable[[str], float | None] = _nothing_counted,
 ) -> DetectionResult:
     """Add ``batch`` (all of one brand and product) to the windows and evaluate the
-    product-level rules.
+    product-level rules. ``last_counted`` says when a fingerprint was last counted for this
+    product (event time), None if never; the result's ``counted`` holds those the batch adds.
 
     Returns the new state (``state`` is not modified), the alerts to emit (window alerts at
     most once per rule, scope and window over the life of the state; one critical alert per
@@ -210,10 +223,17 @@ def update_product_windows(
     old = state or {}
     parts = _StateParts.restore(old)
     origins: dict[str, int] = dict(old.get("origins", {}))
-    texts: dict[str, float] = dict(old.get("texts", {}))
     sizes = rules.window_sizes
     horizon = sizes[-1] if sizes else 0
     result = DetectionResult(state={})
+    # States written before issue #15 kept the fingerprints inline: they move to the store.
+    counted = result.counted
+    counted.update(old.get("texts", {}))
+
+    def last(key: str) -> float | None:
+        here, before = counted.get(key), last_counted(key)
+        return before if here is None else here if before is None else max(here, before)
+
     touched: set[str] = set()
     for feedback in batch:
         origin = f"{feedback.origin.topic}|{feedback.origin.partition}"
@@ -228,11 +248,11 @@ def update_product_windows(
         fingerprint = text_fingerprint(feedback)
         if fingerprint is not None:
             keys.append(fingerprint)
-        if any((last := texts.get(key)) is not None and abs(t - last) < horizon for key in keys):
+        if any((seen := last(key)) is not None and abs(t - seen) < horizon for key in keys):
             result.duplicate_events += 1
             continue
         for key in keys:
-            texts[key] = t
+            counted[key] = t
         result.alerts.extend(critical_alerts(feedback, rules.critical_rules, now))
         aspects = _aspects_with_ancestors(feedback)
         for size in sizes:
@@ -257,11 +277,8 @@ def update_product_windows(
         result.max_event_time = max(result.max_event_time, t)
     if batch:
         parts.judge(rules, ("product",), touched, batch[0].brand, batch[0].product_sku, result, now)
-    result.state = {
-        **parts.dump(rules),
-        "origins": origins,
-        "texts": {f: t for f, t in texts.items() if t + horizon > parts.watermark},
-    }
+    result.state = {**parts.dump(rules), "origins": origins}
+    result.watermark = parts.watermark
     return result
 
 

@@ -25,6 +25,12 @@ recovery pauses the last active partitions while a fetch waits, aiokafka hands o
 counts as consumed) the buffered records of the paused stream partitions, and Faust drops
 them because they are not active. Here an empty set returns nothing.
 
+**The producer is idempotent** (``enable.idempotence``, acks=all), so the Kafka client's
+retries of a produce request never duplicate or reorder records. A delivery that still fails
+(the broker away for longer than the request timeout) is sent again by
+``sinks.kafka.KafkaPublisher`` after a backoff; the stages after it drop what they already
+counted or stored.
+
 **The producer buffer is drained before the producer closes.** Table changelog updates wait
 in Faust's producer buffer; Faust's flush gives up after 0.1 s without a send, and the
 producer then closes the Kafka client while the buffer still sends: the buffer crashed with
@@ -130,6 +136,12 @@ class _Consumer(faust_aiokafka.Consumer):
 
 
 class _Producer(faust_aiokafka.Producer):
+    def _settings_extra(self) -> Mapping[str, Any]:
+        # Idempotent delivery: the client's own retries of a produce request (a lost
+        # response, a leader change) can no longer write a record twice or out of order.
+        # Requires acks=all, which is Faust's default (producer_acks -1).
+        return {**super()._settings_extra(), "acks": "all", "enable_idempotence": True}
+
     async def on_stop(self) -> None:
         await drain_producer_buffer(self)
         await super().on_stop()

@@ -23,10 +23,12 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
 from config.alert_rules import AlertRules
+from pipeline.dedup import FingerprintStore
 from pipeline.detection import update_product_windows
 from schemas.alerts import Alert
 from schemas.feedback import AspectMention, Origin, Polarity, ScoredFeedback
@@ -270,6 +272,7 @@ def _pick(rng: random.Random, choices: tuple[tuple[str, float], ...]) -> str:
 def stream_alerts(scenario: Scenario, rules: AlertRules) -> Iterator[Alert]:
     """Run the scenario through the detector, window by window, a quarter window per batch."""
     states: dict[str, dict[str, Any] | None] = {}
+    fingerprints = FingerprintStore({}, rules.window_sizes[-1] if rules.window_sizes else 0)
     by_product: dict[str, list[Injection]] = {}
     for injection in scenario.injections:
         by_product.setdefault(injection.product, []).append(injection)
@@ -284,8 +287,13 @@ def stream_alerts(scenario: Scenario, rules: AlertRules) -> Iterator[Alert]:
             size = max(1, math.ceil(len(items) / _BATCHES_PER_WINDOW))
             for lo in range(0, len(items), size):
                 batch = items[lo : lo + size]
-                result = update_product_windows(states.get(product), batch, rules, batch[-1].event_time)
+                key = product.encode()
+                result = update_product_windows(
+                    states.get(product), batch, rules, batch[-1].event_time,
+                    partial(fingerprints.last_counted, key),
+                )  # fmt: skip
                 states[product] = result.state
+                fingerprints.add(key, result.counted, result.watermark)
                 yield from result.alerts
 
 

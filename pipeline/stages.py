@@ -10,6 +10,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -17,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 from config.alert_rules import AlertRules
 from pipeline.analysis import Analyzer
 from pipeline.dead_letters import dead_letter, reason_for
+from pipeline.dedup import FingerprintStore
 from pipeline.detection import DetectionResult, update_brand_windows, update_product_windows, window_delta
 from pipeline.errors import InvalidMessage
 from pipeline.ingest import IngestContext, Ingestor, check_event_time
@@ -29,9 +31,8 @@ from sinks.kafka import OutgoingRecord
 from sinks.rows import Stored
 
 __all__ = [
-    "DetectOutcome", "StageOutcome", "analyze_batch", "decode_batch", "detect_batch",
-    "detect_brand_batch",
-    "ingest_batch",
+    "DetectOutcome", "StageOutcome", "decode_batch", "detect_batch", "detect_brand_batch",
+    "ingest_batch", "score_batch",
 ]  # fmt: skip
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -57,6 +58,22 @@ def _keyed(feedback: Feedback, topic: str) -> OutgoingRecord:
     return OutgoingRecord(topic, feedback.partition_key.encode(), feedback.model_dump_json().encode())
 
 
+def _ingested(
+    record: RawRecord, ingestor: Ingestor, ctx: IngestContext, now: datetime, outcome: StageOutcome, dlq: str
+) -> Feedback | None:
+    """``record`` as Feedback; None where it became a dead letter or a skip (counted)."""
+    try:
+        feedback = ingestor(record, ctx)
+        if feedback is not None:
+            check_event_time(feedback, ctx, now)
+    except Exception as exc:  # noqa: BLE001 - whatever fails, the record is kept in the DLQ
+        outcome.add_dead(record, "ingest", exc, dlq)
+        return None
+    if feedback is None:
+        outcome.skipped += 1
+    return feedback
+
+
 def ingest_batch(
     records: Sequence[RawRecord],
     ingestor: Ingestor,
@@ -66,20 +83,13 @@ def ingest_batch(
     now: datetime | None = None,
 ) -> StageOutcome:
     """Raw source records → Feedback on ``out_topic`` keyed by brand|product; event times are
-    checked against the window around ``now`` (the batch's wall clock by default)."""
+    checked against the window around ``now`` (the batch's wall clock by default). The
+    worker runs :func:`score_batch`; this is ingest alone, for tools and tests."""
     now = now or datetime.now(UTC)
     outcome = StageOutcome()
     for record in records:
-        try:
-            feedback = ingestor(record, ctx)
-            if feedback is not None:
-                check_event_time(feedback, ctx, now)
-        except Exception as exc:  # noqa: BLE001 - whatever fails, the record is kept in the DLQ
-            outcome.add_dead(record, "ingest", exc, dlq)
-            continue
-        if feedback is None:
-            outcome.skipped += 1
-        else:
+        feedback = _ingested(record, ingestor, ctx, now, outcome, dlq)
+        if feedback is not None:
             outcome.outputs.append(_keyed(feedback, out_topic))
     return outcome
 
@@ -91,12 +101,30 @@ def _decode(record: RawRecord, model: type[ModelT]) -> ModelT:
         raise InvalidMessage("schema_invalid", f"{model.__name__}: {exc}", exc) from exc
 
 
-def analyze_batch(records: Sequence[RawRecord], analyzer: Analyzer, out_topic: str, dlq: str) -> StageOutcome:
-    """Feedback → ScoredFeedback on ``out_topic``, same key."""
+def score_batch(
+    records: Sequence[RawRecord],
+    ingestor: Ingestor,
+    ctx: IngestContext,
+    analyzer: Analyzer,
+    out_topic: str,
+    dlq: str,
+    now: datetime | None = None,
+) -> StageOutcome:
+    """Raw source records → ScoredFeedback on ``out_topic`` keyed by brand|product: ingest
+    (validate, normalize, mask, check the event time against ``now``) and analyze in one pass,
+    so the feedback is never encoded to JSON and decoded again between the two.
+
+    A record that fails ingest is dead-lettered with stage ``ingest``, one the analyzer fails
+    on with stage ``analyze``; both carry the raw record, so a replay goes to the raw topic.
+    """
+    now = now or datetime.now(UTC)
     outcome = StageOutcome()
     for record in records:
+        feedback = _ingested(record, ingestor, ctx, now, outcome, dlq)
+        if feedback is None:
+            continue
         try:
-            scored = analyzer.score(_decode(record, Feedback))
+            scored = analyzer.score(feedback)
         except Exception as exc:  # noqa: BLE001
             outcome.add_dead(record, "analyze", exc, dlq)
             continue
@@ -133,6 +161,8 @@ class DetectOutcome:
     """(rule, reason) → alerts raised but not sent."""
     deltas: list[WindowDelta] = field(default_factory=list)
     """What each product batch adds to its brand's windows (product level only)."""
+    counted: dict[bytes, tuple[dict[str, float], float]] = field(default_factory=dict)
+    """Per product key: the fingerprints counted and the watermark (product level only)."""
 
     def add(self, key: bytes, result: DetectionResult) -> None:
         """Take one key's result in."""
@@ -150,19 +180,25 @@ def detect_batch(
     states: Mapping[bytes, dict[str, Any] | None],
     rules: AlertRules,
     now: datetime,
+    fingerprints: FingerprintStore,
 ) -> DetectOutcome:
     """Update each product's windows once with all of its feedback in the batch.
 
     ``batch`` pairs each feedback (with the coordinates of its scored record) with its Kafka
-    key (the table key); ``states`` holds the current state of each key in the batch.
+    key (the table key); ``states`` holds the current state of each key in the batch;
+    ``fingerprints`` says what each product counted before (read only here: the outcome's
+    ``counted`` is for the caller to add once the batch is through).
     """
     by_key: dict[bytes, list[Stored[ScoredFeedback]]] = defaultdict(list)
     for key, item in batch:
         by_key[key].append(item)
     outcome = DetectOutcome()
     for key, items in by_key.items():
-        result = update_product_windows(states.get(key), [i.message for i in items], rules, now)
+        result = update_product_windows(
+            states.get(key), [i.message for i in items], rules, now, partial(fingerprints.last_counted, key)
+        )
         outcome.add(key, result)
+        outcome.counted[key] = (result.counted, result.watermark)
         if result.brand_windows:
             last = items[-1]
             source = f"{last.topic}|{last.partition}"

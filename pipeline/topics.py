@@ -11,12 +11,19 @@ from dataclasses import dataclass
 
 from pipeline.kafka_admin import TopicSpec
 
-__all__ = ["BRAND_WINDOWS_TABLE", "WINDOWS_TABLE", "TopicNames", "changelog_topic", "topic_specs"]
+__all__ = [
+    "BRAND_WINDOWS_TABLE", "FINGERPRINTS_TABLE", "TABLES", "WINDOWS_TABLE", "TopicNames", "changelog_topic",
+    "topic_specs",
+]  # fmt: skip
 
 #: Name of the Faust table holding windowed counts; its changelog is ``{app_id}-{name}-changelog``.
 WINDOWS_TABLE = "product-windows"
 #: The Faust table of brand-level and channel-level windows, keyed by brand.
 BRAND_WINDOWS_TABLE = "brand-windows"
+#: The Faust table of the fingerprints each product counted (pipeline.dedup), partitioned by product.
+FINGERPRINTS_TABLE = "product-fingerprints"
+#: Every table of the worker.
+TABLES = (WINDOWS_TABLE, BRAND_WINDOWS_TABLE, FINGERPRINTS_TABLE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +33,6 @@ class TopicNames:
     reviews_raw: str
     chats_raw: str
     surveys_raw: str
-    feedback: str
     scored: str
     alerts: str
     actions: str
@@ -35,12 +41,14 @@ class TopicNames:
 
     @classmethod
     def in_namespace(cls, namespace: str) -> TopicNames:
-        """``voc`` → ``voc.reviews.raw``, ``voc.feedback``, ``voc.alerts``, ``voc.dlq``..."""
+        """``voc`` → ``voc.reviews.raw``, ``voc.feedback.scored``, ``voc.alerts``, ``voc.dlq``...
+
+        There is no ``voc.feedback`` topic of unscored feedback (before issue #15 the analyze
+        agent was its only reader): ingest and analysis run in one agent."""
         return cls(
             reviews_raw=f"{namespace}.reviews.raw",
             chats_raw=f"{namespace}.chats.raw",
             surveys_raw=f"{namespace}.surveys.raw",
-            feedback=f"{namespace}.feedback",
             scored=f"{namespace}.feedback.scored",
             alerts=f"{namespace}.alerts",
             actions=f"{namespace}.actions",
@@ -52,7 +60,7 @@ class TopicNames:
         """Every topic, inputs first."""
         return [
             self.reviews_raw, self.chats_raw, self.surveys_raw,
-            self.feedback, self.scored, self.alerts, self.actions, self.brand_windows, self.dlq,
+            self.scored, self.alerts, self.actions, self.brand_windows, self.dlq,
         ]  # fmt: skip
 
 
@@ -66,8 +74,8 @@ def topic_specs(
 ) -> list[TopicSpec]:
     """Every topic a worker of app ``app_id`` reads or writes, the table changelogs included.
 
-    The two tables are keyed like the topics they read (scored feedback by product, window
-    deltas by brand) and their changelogs are co-partitioned with those topics, so these four
+    The tables are keyed like the topics they read (scored feedback by product, window
+    deltas by brand) and their changelogs are co-partitioned with those topics, so these
     must have the settings' partition count (``strict``). Any other count elsewhere only
     changes how many workers share the work.
     """
@@ -88,6 +96,6 @@ def topic_specs(
         TopicSpec(
             changelog_topic(app_id, table), partitions, replication, {"cleanup.policy": "compact"}, True
         )
-        for table in (WINDOWS_TABLE, BRAND_WINDOWS_TABLE)
+        for table in TABLES
     ]
     return specs

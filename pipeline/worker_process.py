@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from config.settings import REPO_ROOT
@@ -16,12 +16,15 @@ __all__ = ["start_worker", "stop_worker"]
 STOP_TIMEOUT_S = 30.0
 
 
-def start_worker(env: Mapping[str, str], log_path: Path) -> subprocess.Popen[bytes]:
-    """Start ``voc worker`` with ``env`` (its VOC_* settings), appending its output to
-    ``log_path``. Returns at once; the worker joins its group in the background."""
+def start_worker(
+    env: Mapping[str, str], log_path: Path, command: Sequence[str] = ("pipeline.cli", "worker")
+) -> subprocess.Popen[bytes]:
+    """Start ``voc worker`` (or another ``python -m`` ``command``) with ``env`` (its VOC_*
+    settings), appending its output to ``log_path``. Returns at once; the worker joins its
+    group in the background."""
     with log_path.open("ab") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "pipeline.cli", "worker"],
+            [sys.executable, "-m", *command],
             env=dict(env),
             stdout=log,
             stderr=subprocess.STDOUT,

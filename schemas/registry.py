@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from schemas.actions import Action
 from schemas.alerts import Alert
 from schemas.dead_letters import DeadLetterReason
-from schemas.feedback import Feedback, ScoredFeedback
+from schemas.feedback import ScoredFeedback
 from schemas.inputs import ChatMessageIn, ReviewIn, SurveyResponseIn
 
 __all__ = ["TOPIC_MESSAGES", "topic_json_schema", "topic_json_schemas"]
@@ -24,7 +24,6 @@ TOPIC_MESSAGES: dict[str, tuple[type[BaseModel], Literal["validation", "serializ
     "reviews.raw": (ReviewIn, "validation", "record value: a review as a platform connector sends it"),
     "chats.raw": (ChatMessageIn, "validation", "record value: one chat message"),
     "surveys.raw": (SurveyResponseIn, "validation", "record value: one survey response"),
-    "feedback": (Feedback, "serialization", "record value, key brand|product: normalized, masked"),
     "feedback.scored": (ScoredFeedback, "serialization", "record value, key brand|product: with sentiment"),
     "alerts": (Alert, "serialization", "record value, key brand: an alert event"),
     "actions": (Action, "validation", "record value, key brand: an action taken on a problem"),

@@ -59,7 +59,7 @@ def test_no_corpus_value_reaches_any_exit(make_stack: Callable[..., Stack], tmp_
     )}  # fmt: skip
     for table in ("feedback", "aspect_mentions", "alerts", "customer_experience"):
         exits[f"table {table}"] = repr(stack.query(f"SELECT * FROM {table}"))
-    for topic in (stack.topics.feedback, stack.topics.scored, stack.topics.alerts,
+    for topic in (stack.topics.scored, stack.topics.alerts,
                   stack.topics.brand_windows, stack.topics.dlq):  # fmt: skip
         exits[f"topic {topic}"] = "".join(
             r.value.decode(errors="replace") + repr(r.headers) for r in stack.read(topic)

@@ -67,7 +67,7 @@ def test_only_the_dead_letter_topic_gets_a_retention() -> None:
     topics = TopicNames.in_namespace("voc")
     specs: dict[str, TopicSpec] = {s.name: s for s in topic_specs(topics, "voc-pipeline", 4, 1, 604_800_000)}
     assert specs[topics.dlq].configs == {"retention.ms": "604800000"}
-    assert specs[topics.feedback].configs == {}
+    assert specs[topics.scored].configs == {}
     assert specs["voc-pipeline-product-windows-changelog"].configs == {"cleanup.policy": "compact"}
 
 

@@ -115,8 +115,9 @@ def test_the_same_feedback_sent_again_is_not_counted_twice() -> None:
         None, [with_origin(scored(1, "包装", -1, text="太差"), offset=1)], RULE, NOW
     )
     again = update_product_windows(
-        first.state, [with_origin(scored(1, "包装", -1, text="太差"), offset=900)], RULE, NOW
-    )
+        first.state, [with_origin(scored(1, "包装", -1, text="太差"), offset=900)], RULE, NOW,
+        first.counted.get,
+    )  # fmt: skip
     assert (again.duplicate_events, again.replayed_events) == (1, 0)
     assert again.state["windows"][f"3600|{int(T0.timestamp())}|包装"]["mentions"] == 1
 
@@ -147,9 +148,9 @@ def test_same_text_from_the_same_customer_is_flagged_not_counted() -> None:
     result = update_product_windows(None, batch, RULE, NOW)
     assert result.duplicate_events == 1
     assert _counted(result.state) == 1
-    # Across batches too: the fingerprint lives in the product's state.
+    # Across batches too: the caller's fingerprint store says it was counted.
     again = update_product_windows(
-        result.state, [scored(3, "包装", -1, text=text, customer_ref="c1")], RULE, NOW
+        result.state, [scored(3, "包装", -1, text=text, customer_ref="c1")], RULE, NOW, result.counted.get
     )
     assert again.duplicate_events == 1 and _counted(again.state) == 1
 
@@ -163,8 +164,9 @@ def test_same_text_from_other_customers_or_after_the_window_counts() -> None:
     result = update_product_windows(None, batch, RULE, NOW)
     assert result.duplicate_events == 0 and _counted(result.state) == 2
     later = update_product_windows(
-        result.state, [scored(3, "包装", -1, minutes=61, text=text, customer_ref="c1")], RULE, NOW
-    )
+        result.state, [scored(3, "包装", -1, minutes=61, text=text, customer_ref="c1")], RULE, NOW,
+        result.counted.get,
+    )  # fmt: skip
     assert later.duplicate_events == 0
 
 
@@ -175,3 +177,14 @@ def test_short_anonymous_texts_are_not_duplicates_of_each_other() -> None:
     long_text = "包装没有封口，汤洒了一地，太差了"
     spam = [scored(3, "包装", -1, text=long_text), scored(4, "包装", -1, text=long_text)]
     assert update_product_windows(None, spam, RULE, NOW).duplicate_events == 1
+
+
+def test_the_state_holds_no_fingerprints_and_legacy_ones_move_to_the_store() -> None:
+    text = "包装没有封口，汤洒了一地"
+    result = update_product_windows(None, [scored(1, "包装", -1, text=text, customer_ref="c1")], RULE, NOW)
+    assert "texts" not in result.state and len(result.counted) == 2  # the id and the text
+    # A state written before issue #15 kept them inline: still a duplicate, and handed over.
+    legacy = {**result.state, "texts": dict(result.counted)}
+    again = update_product_windows(legacy, [scored(2, "包装", -1, text=text, customer_ref="c1")], RULE, NOW)
+    assert again.duplicate_events == 1 and set(result.counted) <= set(again.counted)
+    assert "texts" not in again.state

@@ -115,3 +115,13 @@ def test_the_producer_buffer_is_drained_before_the_producer_closes() -> None:
     assert buffer.size == 0
     # A broker that takes nothing: the wait ends, and says how many are lost.
     assert asyncio.run(scenario(StandInBuffer(pending=7, stuck=True), timeout_s=0.1)) == 7
+
+
+def test_the_worker_producer_is_idempotent() -> None:
+    import faust
+
+    from pipeline.faust_transport import transport_scheme
+
+    app = faust.App("idempotence-test", broker=f"{transport_scheme(100)}://127.0.0.1:9092")
+    extra = app.producer._settings_extra()  # type: ignore[attr-defined]
+    assert extra["enable_idempotence"] is True and extra["acks"] == "all"

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from pipeline.analysis import Analyzer
 from pipeline.ingest import IngestContext, ingest_chat, ingest_review, ingest_survey
 from pipeline.records import RawRecord
-from pipeline.stages import analyze_batch, decode_batch, ingest_batch
+from pipeline.stages import decode_batch, score_batch
 from schemas.feedback import ScoredFeedback
 from tests.unit.chdb_engine import ChdbClient
 from tests.unit.test_record_store import Recorder, store
@@ -106,16 +106,9 @@ def test_every_raw_record_ends_stored_dead_lettered_or_skipped(
     scored: list[RawRecord] = []
     for offset, (source, value) in enumerate(messages):
         raw = RawRecord(f"{topic}.{source}.raw", 0, offset, 0, None, value)
-        outcome = ingest_batch([raw], ingestors[source], ctx, "feedback", "dlq", now=NOW)
+        outcome = score_batch([raw], ingestors[source], ctx, analyzer, "scored", "dlq", now=NOW)
         dead, skipped = dead + len(outcome.dead_letters), skipped + outcome.skipped
-        analyzed = analyze_batch(
-            [RawRecord("feedback", 0, offset, 0, o.key, o.value) for o in outcome.outputs],
-            analyzer,
-            "scored",
-            "dlq",
-        )
-        dead += len(analyzed.dead_letters)
-        scored += [RawRecord(f"{topic}.scored", 0, offset, 0, o.key, o.value) for o in analyzed.outputs]
+        scored += [RawRecord(f"{topic}.scored", 0, offset, 0, o.key, o.value) for o in outcome.outputs]
     decoded, outcome = decode_batch(scored, ScoredFeedback, "sink", "dlq")
     assert not outcome.dead_letters, "the pipeline's own messages must decode"
     rejected = store(engine, Recorder(engine), [item for _, item in decoded])

@@ -40,7 +40,6 @@ def _validator(topic: str) -> jsonschema.Draft202012Validator:
 
 def test_real_messages_validate_against_the_exported_schemas(analyzer: Analyzer) -> None:
     item = feedback("吃完过敏了", store_id="S1")
-    _validator("feedback").validate(json.loads(item.model_dump_json()))
     scored = analyzer.score(item)
     _validator("feedback.scored").validate(json.loads(scored.model_dump_json()))
     rule = CriticalRule(name="c", terms={"safety": ("过敏",)})

@@ -4,7 +4,7 @@ import orjson
 
 from pipeline.analysis import Analyzer
 from pipeline.ingest import IngestContext, ingest_chat
-from pipeline.stages import analyze_batch, ingest_batch
+from pipeline.stages import ingest_batch, score_batch
 from schemas.dead_letters import DeadLetterReason
 from schemas.feedback import ScoredFeedback
 from sinks.rows import Stored, feedback_columns
@@ -73,12 +73,35 @@ def test_unexpected_exception_is_a_processing_error_dead_letter(ingest_ctx: Inge
     assert (reason.error_class, reason.error_message) == ("ZeroDivisionError", "bug")
 
 
-def test_analyze_keeps_the_key_and_dead_letters_bad_feedback(analyzer: Analyzer) -> None:
-    good = record(feedback("包装破了").model_dump_json().encode(), key=b"k")
-    outcome = analyze_batch([good, record(b'{"feedback_id": 1}')], analyzer, "t.scored", "t.dlq")
-    assert len(outcome.outputs) == 1 and outcome.outputs[0].key == "云杉|P1".encode()
-    assert ScoredFeedback.model_validate_json(outcome.outputs[0].value).aspects[0].aspect == "包装/破损"
-    assert outcome.dead_reasons == ["schema_invalid"]
+def test_score_batch_ingests_and_analyzes_in_one_pass(analyzer: Analyzer, ingest_ctx: IngestContext) -> None:
+    chats = [
+        record(orjson.dumps({**CHAT, "text": "包装破了"}), offset=1),
+        record(orjson.dumps({**CHAT, "role": "bot", "turn_index": 1}), offset=2),
+        record(b"{}", offset=3),
+    ]
+    outcome = score_batch(chats, ingest_chat, ingest_ctx, analyzer, "t.scored", "t.dlq")
+    [scored] = outcome.outputs
+    assert (scored.topic, scored.key) == ("t.scored", "云杉|P1".encode())
+    message = ScoredFeedback.model_validate_json(scored.value)
+    assert message.aspects[0].aspect == "包装/破损" and message.origin.offset == 1
+    assert outcome.skipped == 1 and outcome.dead_reasons == ["schema_invalid"]
+
+
+def test_an_analyzer_failure_dead_letters_the_raw_record(
+    analyzer: Analyzer, ingest_ctx: IngestContext
+) -> None:
+    class Broken:
+        def score(self, _: object) -> None:
+            raise RuntimeError("model bug")
+
+    raw = record(orjson.dumps(CHAT), offset=7)
+    outcome = score_batch([raw], ingest_chat, ingest_ctx, Broken(), "t.scored", "t.dlq")  # type: ignore[arg-type]
+    assert outcome.outputs == [] and outcome.dead_reasons == ["processing_error"]
+    dead = outcome.dead_letters[0]
+    reason = DeadLetterReason.from_headers(dead.headers or [])
+    # The raw bytes, so that `voc dlq replay` sends it back to the raw topic it came from.
+    assert (reason.stage, reason.source_topic, reason.source_offset) == ("analyze", "t.reviews.raw", 7)
+    assert dead.value == raw.value
 
 
 def test_feedback_columns_are_aligned() -> None:
