@@ -12,7 +12,6 @@ from faust.streams import Stream
 from faust.types import EventT, StreamT
 
 from pipeline.context import WorkerContext
-from pipeline.dead_letters import with_payload_policy
 from pipeline.records import RawRecord
 from pipeline.stages import StageOutcome
 from sinks.kafka import KafkaPublisher
@@ -171,9 +170,7 @@ async def publish_outcome(
 ) -> None:
     """Deliver outputs and dead letters (waiting for the broker), then count them. Dead
     letters carry the value ``VOC_DLQ_PAYLOAD`` asks for (masked by default)."""
-    policy = ctx.settings.dlq_payload
-    dead_letters = [with_payload_policy(letter, policy) for letter in outcome.dead_letters]
-    await publisher.publish([*outcome.outputs, *dead_letters, *extra])
+    await publisher.publish([*outcome.to_publish(ctx.settings.dlq_payload), *extra])
     ctx.metrics.messages_out.labels(stage).inc(len(outcome.outputs) + len(extra))
     for reason in outcome.dead_reasons:
         ctx.metrics.dead_letters.labels(stage, reason).inc()

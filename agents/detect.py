@@ -54,8 +54,7 @@ def register_detect_agent(app: faust.App, ctx: WorkerContext, publisher: KafkaPu
         )
     )  # fmt: skip
     rules = ctx.rules
-    horizon = rules.window_sizes[-1] if rules.window_sizes else 0
-    fingerprints = FingerprintStore(cast(Any, fingerprint_table), horizon)
+    fingerprints = FingerprintStore(cast(Any, fingerprint_table), rules.horizon_s)
 
     async def forget_fingerprint_index(sender: Any, *args: Any, **kwargs: Any) -> None:
         # The table's content changes with the partitions this worker owns.

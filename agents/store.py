@@ -28,7 +28,7 @@ from schemas.feedback import ScoredFeedback
 from sinks.exactly_once import ExactlyOnceInserter, stored_feedback
 from sinks.kafka import KafkaPublisher
 from sinks.record_store import RecordStore, Rejection, RowBuilder
-from sinks.rows import action_columns, alert_columns, feedback_columns, mention_columns
+from sinks.rows import SCORED_FEEDBACK_TABLES, action_columns, alert_columns
 
 __all__ = ["register_store_agents"]
 
@@ -58,8 +58,7 @@ def register_store_agents(app: faust.App, ctx: WorkerContext, publisher: KafkaPu
             cause = InvalidMessage(cast(ReasonCode, rejection.reason), rejection.message)
             outcome.add_dead(decoded[index][0], "sink", cause, ctx.topics.dlq)
 
-    # Mentions first: a feedback row is the marker that its whole record is stored.
-    feedback_store = record_store([("aspect_mentions", mention_columns), ("feedback", feedback_columns)])
+    feedback_store = record_store(list(SCORED_FEEDBACK_TABLES))
 
     async def store_feedback(stream: faust.StreamT[bytes]) -> None:
         stage = "store_feedback"

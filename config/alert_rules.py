@@ -240,6 +240,13 @@ class AlertRules(BaseModel):
         """Every window size some rule reads, ascending."""
         return tuple(sorted({r.window_seconds for r in self.window_rules}))
 
+    @property
+    def horizon_s(self) -> int:
+        """The longest window size (0 without window rules): how long state and duplicate
+        fingerprints are kept."""
+        sizes = self.window_sizes
+        return sizes[-1] if sizes else 0
+
 
 def load_alert_rules(path: Path, window_sizes: Iterable[int] | None = None) -> AlertRules:
     """Read and validate an alert rules YAML file; raise ConfigError naming what is wrong.

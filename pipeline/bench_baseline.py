@@ -33,16 +33,15 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from config import Settings
 from pipeline.context import WorkerContext
-from pipeline.dead_letters import with_payload_policy
 from pipeline.dedup import FingerprintStore
 from pipeline.ingest import Ingestor, ingest_chat, ingest_review, ingest_survey
 from pipeline.records import RawRecord
-from pipeline.stages import StageOutcome, detect_batch, score_batch
+from pipeline.stages import detect_batch, score_batch
 from schemas.feedback import ScoredFeedback
 from sinks.exactly_once import ExactlyOnceInserter, stored_feedback
 from sinks.kafka import KafkaPublisher, OutgoingRecord
 from sinks.record_store import RecordStore
-from sinks.rows import Stored, feedback_columns, mention_columns
+from sinks.rows import SCORED_FEEDBACK_TABLES, Stored
 
 __all__ = ["run_baseline"]
 
@@ -56,13 +55,6 @@ def _ingestors(ctx: WorkerContext) -> dict[str, Ingestor]:
         topics.chats_raw: ingest_chat,
         topics.surveys_raw: ingest_survey,
     }
-
-
-async def _publish(publisher: KafkaPublisher, outcome: StageOutcome, ctx: WorkerContext) -> None:
-    policy = ctx.settings.dlq_payload
-    await publisher.publish(
-        [*outcome.outputs, *(with_payload_policy(d, policy) for d in outcome.dead_letters)]
-    )
 
 
 async def _process(
@@ -80,7 +72,7 @@ async def _process(
         outcome = score_batch(
             batch, ingestors[topic], ctx.ingest, ctx.analyzer, ctx.topics.scored, ctx.topics.dlq
         )
-        await _publish(publisher, outcome, ctx)
+        await publisher.publish(outcome.to_publish(ctx.settings.dlq_payload))
         # Decoded as the worker's detector and store decode what they read back; the rows
         # carry the raw record's coordinates, since the loop never reads the scored topic.
         for output in outcome.outputs:
@@ -126,14 +118,13 @@ async def run_baseline(settings: Settings) -> None:
     publisher = KafkaPublisher(send, ctx.retry)
     inserter = ExactlyOnceInserter(ctx.writer.query, ctx.writer.insert, ctx.metrics)
     store: RecordStore[ScoredFeedback] = RecordStore(
-        [("aspect_mentions", mention_columns), ("feedback", feedback_columns)],
+        list(SCORED_FEEDBACK_TABLES),
         inserter,
         ctx.writer.column_types,
         ctx.metrics,
     )
     states: dict[bytes, dict[str, Any]] = {}
-    horizon = ctx.rules.window_sizes[-1] if ctx.rules.window_sizes else 0
-    fingerprints = FingerprintStore({}, horizon)
+    fingerprints = FingerprintStore({}, ctx.rules.horizon_s)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

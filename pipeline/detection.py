@@ -224,7 +224,7 @@ def update_product_windows(
     parts = _StateParts.restore(old)
     origins: dict[str, int] = dict(old.get("origins", {}))
     sizes = rules.window_sizes
-    horizon = sizes[-1] if sizes else 0
+    horizon = rules.horizon_s
     result = DetectionResult(state={})
     # States written before issue #15 kept the fingerprints inline: they move to the store.
     counted = result.counted
@@ -373,7 +373,7 @@ class _StateParts:
 
     def dump(self, rules: AlertRules) -> ProductState:
         """The shared parts as state, with expired cooldowns and hour counts dropped."""
-        horizon = rules.window_sizes[-1] if rules.window_sizes else 0
+        horizon = rules.horizon_s
         first_hour = int(self.watermark // 3600) * 3600 - 3600
         return {
             "watermark": self.watermark,

@@ -272,7 +272,7 @@ def _pick(rng: random.Random, choices: tuple[tuple[str, float], ...]) -> str:
 def stream_alerts(scenario: Scenario, rules: AlertRules) -> Iterator[Alert]:
     """Run the scenario through the detector, window by window, a quarter window per batch."""
     states: dict[str, dict[str, Any] | None] = {}
-    fingerprints = FingerprintStore({}, rules.window_sizes[-1] if rules.window_sizes else 0)
+    fingerprints = FingerprintStore({}, rules.horizon_s)
     by_product: dict[str, list[Injection]] = {}
     for injection in scenario.injections:
         by_product.setdefault(injection.product, []).append(injection)

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from config.alert_rules import AlertRules
 from pipeline.analysis import Analyzer
-from pipeline.dead_letters import dead_letter, reason_for
+from pipeline.dead_letters import DlqPayload, dead_letter, reason_for, with_payload_policy
 from pipeline.dedup import FingerprintStore
 from pipeline.detection import DetectionResult, update_brand_windows, update_product_windows, window_delta
 from pipeline.errors import InvalidMessage
@@ -46,6 +46,10 @@ class StageOutcome:
     dead_letters: list[OutgoingRecord] = field(default_factory=list)
     dead_reasons: list[str] = field(default_factory=list)
     skipped: int = 0
+
+    def to_publish(self, dlq_payload: DlqPayload) -> list[OutgoingRecord]:
+        """The outputs, then the dead letters carrying the value ``VOC_DLQ_PAYLOAD`` asks for."""
+        return [*self.outputs, *(with_payload_policy(d, dlq_payload) for d in self.dead_letters)]
 
     def add_dead(self, record: RawRecord, stage: Stage, exc: BaseException, dlq_topic: str) -> None:
         """Route ``record`` to the dead-letter topic because of ``exc``."""

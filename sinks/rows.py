@@ -15,6 +15,7 @@ __all__ = [
     "ALERT_COLUMNS",
     "FEEDBACK_COLUMNS",
     "MENTION_COLUMNS",
+    "SCORED_FEEDBACK_TABLES",
     "Columns",
     "Stored",
     "action_columns",
@@ -131,3 +132,8 @@ def action_columns(batch: Sequence[Stored[Action]], stored_at_ms: int) -> Column
         for name, value in zip(ACTION_COLUMNS, values, strict=True):
             cols[name].append(value)
     return cols
+
+
+#: The tables a scored feedback is stored in, in insert order: mentions first, since a
+#: feedback row is the marker that its whole record is stored.
+SCORED_FEEDBACK_TABLES = (("aspect_mentions", mention_columns), ("feedback", feedback_columns))
