@@ -12,9 +12,9 @@ STAMP := $(VENV)/.installed
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
-# The install compiles pipeline/native/_hotpath.pyx (Cython, fetched as a build requirement)
+# The install compiles pipeline/text/native/_hotpath.pyx (Cython, fetched as a build requirement)
 # with gcc against Python's headers; Debian's gcc and python3-dev are installed if missing.
-$(STAMP): pyproject.toml setup.py pipeline/native/_hotpath.pyx
+$(STAMP): pyproject.toml setup.py pipeline/text/native/_hotpath.pyx
 	$(PYTHON) -m venv $(VENV)
 	@if ! command -v gcc >/dev/null || ! $(PY) -c 'import os, sysconfig; \
 	    raise SystemExit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))'; then \
@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml setup.py pipeline/native/_hotpath.pyx
 	fi
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev,train]'
-	$(PY) -c 'import pipeline.native._hotpath'  # fails here, not in a worker, if the build did not
+	$(PY) -c 'import pipeline.text.native._hotpath'  # fails here, not in a worker, if the build did not
 	touch $(STAMP)
 
 setup: $(STAMP) ## Create .venv and install the project with its dev tools; builds the compiled hot path

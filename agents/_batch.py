@@ -11,9 +11,9 @@ from typing import Any, cast
 from faust.streams import Stream
 from faust.types import EventT, StreamT
 
-from pipeline.context import WorkerContext
-from pipeline.records import RawRecord
+from pipeline.runtime.context import WorkerContext
 from pipeline.stages import StageOutcome
+from schemas.records import RawRecord
 from sinks.kafka import KafkaPublisher
 
 __all__ = ["batches", "publish_outcome", "raw_record"]
@@ -46,7 +46,7 @@ async def _take_events(
     the *next* batch and be appended while that batch is held; the batch's cleanup then
     drops it without processing or acking it, and the partition's commits stop at its
     offset. A hazard found reading Faust's code, not isolated by a measurement (the restart
-    losses first blamed on it were Faust's recovery, see pipeline/faust_recovery.py). Here
+    losses first blamed on it were Faust's recovery, see pipeline/runtime/faust_recovery.py). Here
     the drainer waits while any batch is held, and the guard is cleared only by the
     consumer. The rest follows faust.streams.Stream.noack_take.
     """
@@ -116,7 +116,7 @@ def report_gap(ctx: WorkerContext, stage: str, topic: str, partition: int, hole:
     """Count and log a range of records the stream skipped, and fail ``/livez``.
 
     A guard, not a cure: the cause found so far (Faust's recovery clearing the agents' queues
-    after the fetcher had delivered into them, pipeline/faust_recovery.py) is closed. A
+    after the fetcher had delivered into them, pipeline/runtime/faust_recovery.py) is closed. A
     skipped record is never acked, so the partition's commits stop at it and the next owner
     reads it again; Faust drops records below the offset it last delivered, so seeking back
     inside the worker would not deliver it. The worker reports itself unhealthy and its

@@ -3,7 +3,7 @@ r"""Detect agent: windowed counts per product in a Faust table, threshold alerts
 The windows table is keyed by the record key of ``{ns}.feedback.scored`` (``brand|product``)
 and uses the producer's partitioner, so a key's changelog partition is the partition its
 feedback arrives on: a worker that takes over a partition recovers exactly that state. The
-fingerprints each product counted (pipeline.dedup) are in a table of their own, keyed
+fingerprints each product counted (pipeline.detection.dedup) are in a table of their own, keyed
 ``brand|product\x1f...`` and partitioned by the product part, for the same reason.
 """
 
@@ -15,15 +15,16 @@ from typing import Any, cast
 import faust
 
 from agents._batch import BatchTimer, batches, publish_outcome
-from pipeline.context import WorkerContext
-from pipeline.dedup import FingerprintStore
-from pipeline.faust_tables import CoPartitionedTable
+from pipeline.detection.dedup import FingerprintStore
+from pipeline.runtime.context import WorkerContext
+from pipeline.runtime.faust_tables import CoPartitionedTable
+from pipeline.runtime.topics import BRAND_WINDOWS_TABLE, FINGERPRINTS_TABLE, WINDOWS_TABLE
 from pipeline.stages import DetectOutcome, StageOutcome, decode_batch, detect_batch, detect_brand_batch
-from pipeline.topics import BRAND_WINDOWS_TABLE, FINGERPRINTS_TABLE, WINDOWS_TABLE
 from schemas.dead_letters import Stage
 from schemas.feedback import ScoredFeedback
+from schemas.records import OutgoingRecord
 from schemas.windows import WindowDelta
-from sinks.kafka import KafkaPublisher, OutgoingRecord
+from sinks.kafka import KafkaPublisher
 
 __all__ = ["register_detect_agent"]
 
@@ -46,7 +47,7 @@ def register_detect_agent(app: faust.App, ctx: WorkerContext, publisher: KafkaPu
         )
         for name in (WINDOWS_TABLE, BRAND_WINDOWS_TABLE)
     )
-    # Several keys per product, all on the product's partition (pipeline.faust_tables).
+    # Several keys per product, all on the product's partition (pipeline.runtime.faust_tables).
     fingerprint_table = app.tables.add(
         CoPartitionedTable(
             app, name=FINGERPRINTS_TABLE, default=None, key_type=bytes,

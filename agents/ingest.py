@@ -9,8 +9,8 @@ from __future__ import annotations
 import faust
 
 from agents._batch import BatchTimer, batches, publish_outcome
-from pipeline.context import WorkerContext
 from pipeline.ingest import Ingestor, ingest_chat, ingest_review, ingest_survey
+from pipeline.runtime.context import WorkerContext
 from pipeline.stages import score_batch
 from sinks.kafka import KafkaPublisher
 

@@ -17,14 +17,14 @@ import faust
 from pydantic import BaseModel
 
 from agents._batch import BatchTimer, batches, publish_outcome
-from pipeline.context import WorkerContext
 from pipeline.errors import InvalidMessage
-from pipeline.records import RawRecord
+from pipeline.runtime.context import WorkerContext
 from pipeline.stages import StageOutcome, decode_batch
 from schemas.actions import Action
 from schemas.alerts import Alert
 from schemas.dead_letters import ReasonCode
 from schemas.feedback import ScoredFeedback
+from schemas.records import RawRecord
 from sinks.exactly_once import ExactlyOnceInserter, stored_feedback
 from sinks.kafka import KafkaPublisher
 from sinks.record_store import RecordStore, Rejection, RowBuilder

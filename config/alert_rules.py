@@ -163,7 +163,7 @@ class CriticalRule(_Rule):
     reported_only: tuple[str, ...] = ()
     """Categories whose terms count only where the text reports them, not where it quotes
     them or supposes them: 喝多了会中毒 (a warning, a joke), “中毒” in quotes, a reposted
-    //@ chain do not count; 喝了就中毒了 and 吃了过敏 do (see ``pipeline.detection.is_reported``)."""
+    //@ chain do not count; 喝了就中毒了 and 吃了过敏 do (see ``pipeline.detection.critical.is_reported``)."""
 
     @model_validator(mode="after")
     def _something_to_match(self) -> CriticalRule:

@@ -12,10 +12,10 @@ from typing import Any, Literal
 from pydantic import Field, PositiveInt, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from config.resources import REPO_ROOT, resource_path
+
 __all__ = ["REPO_ROOT", "Settings"]
 
-#: Root of the source checkout; default location of the migrations and demo data.
-REPO_ROOT = Path(__file__).resolve().parent.parent
 _CONFIG_DIR = Path(__file__).resolve().parent
 
 
@@ -107,7 +107,8 @@ class Settings(BaseSettings):
     clickhouse_user: str = "default"
     clickhouse_password: SecretStr = SecretStr("")
     clickhouse_database: str = "voc"
-    migrations_dir: Path = REPO_ROOT / "deploy" / "clickhouse" / "migrations"
+    migrations_dir: Path = Field(default_factory=lambda: resource_path("deploy/clickhouse/migrations"))
+    """Folder of the numbered migrations (the checkout's, or the installed wheel's copy)."""
     sink_retry_max_backoff_s: float = Field(default=30.0, gt=0)
     """An insert or a Kafka delivery that fails for a retryable reason (network, server down,
     too many parts) is retried, never dropped, with exponential backoff from

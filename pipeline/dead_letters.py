@@ -12,10 +12,9 @@ from typing import Any, Literal
 import orjson
 
 from pipeline.errors import InvalidMessage
-from pipeline.records import RawRecord
-from pipeline.text import mask_pii, normalize_text
+from pipeline.text.normalize import mask_pii, normalize_text
 from schemas.dead_letters import DeadLetterReason, Stage
-from sinks.kafka import OutgoingRecord
+from schemas.records import OutgoingRecord, RawRecord
 
 __all__ = [
     "PAYLOAD_HEADER",

@@ -19,10 +19,10 @@ import orjson
 from pydantic import BaseModel, ValidationError
 
 from pipeline.errors import InvalidMessage
-from pipeline.records import RawRecord
-from pipeline.text import mask_pii, normalize_text
+from pipeline.text.normalize import mask_pii, normalize_text
 from schemas.feedback import Feedback, Origin
 from schemas.inputs import ChatMessageIn, ProductRef, ReviewIn, SurveyResponseIn
+from schemas.records import RawRecord
 
 __all__ = [
     "DATETIME_MAX", "DATETIME_MIN", "IngestContext", "Ingestor", "check_event_time", "decode_message",

@@ -16,19 +16,22 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from config.alert_rules import AlertRules
-from pipeline.analysis import Analyzer
 from pipeline.dead_letters import DlqPayload, dead_letter, reason_for, with_payload_policy
-from pipeline.dedup import FingerprintStore
-from pipeline.detection import DetectionResult, update_brand_windows, update_product_windows, window_delta
+from pipeline.detection.dedup import FingerprintStore
+from pipeline.detection.windows import (
+    DetectionResult,
+    update_brand_windows,
+    update_product_windows,
+    window_delta,
+)
 from pipeline.errors import InvalidMessage
 from pipeline.ingest import IngestContext, Ingestor, check_event_time
-from pipeline.records import RawRecord
+from pipeline.text.analysis import Analyzer
 from schemas.alerts import Alert
 from schemas.dead_letters import Stage
 from schemas.feedback import Feedback, ScoredFeedback
+from schemas.records import OutgoingRecord, RawRecord, Stored
 from schemas.windows import WindowDelta
-from sinks.kafka import OutgoingRecord
-from sinks.rows import Stored
 
 __all__ = [
     "DetectOutcome", "StageOutcome", "decode_batch", "detect_batch", "detect_brand_batch",

@@ -23,9 +23,9 @@ from clickhouse_driver.errors import Error as ClickHouseError
 from clickhouse_driver.errors import ServerException, TypeMismatchError
 
 from pipeline.errors import VocError
-from pipeline.metrics import PipelineMetrics
+from pipeline.runtime.metrics import PipelineMetrics
+from schemas.records import Columns
 from sinks.retry import RetryPolicy
-from sinks.rows import Columns
 
 __all__ = ["BatchRejected", "ClickHouseConfig", "ClickHouseWriter", "connect", "is_permanent"]
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sinks.rows import Columns
+from schemas.records import Columns
 
 __all__ = ["invalid_rows"]
 

@@ -27,9 +27,9 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from pipeline.metrics import PipelineMetrics
+from pipeline.runtime.metrics import PipelineMetrics
 from schemas.feedback import ScoredFeedback
-from sinks.rows import Columns
+from schemas.records import Columns
 
 __all__ = ["ExactlyOnceInserter", "InsertFn", "QueryFn", "stored_feedback"]
 

@@ -8,28 +8,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 
+from schemas.records import Headers, OutgoingRecord
 from sinks.retry import RetryPolicy
 
-__all__ = ["KafkaPublisher", "OutgoingRecord", "SendFn"]
-
-Headers = list[tuple[str, bytes]]
+__all__ = ["KafkaPublisher", "SendFn"]
 
 
 SendFn = Callable[[str, bytes | None, bytes, Headers | None], Awaitable[Awaitable[object]]]
 """``await send(topic, key, value, headers)`` enqueues a record and returns its delivery
 future (Faust's ``app.producer.send`` with partition and timestamp left to the producer)."""
-
-
-@dataclass(frozen=True, slots=True)
-class OutgoingRecord:
-    """A record to produce; the partition follows from the key."""
-
-    topic: str
-    key: bytes | None
-    value: bytes
-    headers: Headers | None = None
 
 
 class KafkaPublisher:

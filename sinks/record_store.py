@@ -22,11 +22,11 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from pipeline.metrics import PipelineMetrics
+from pipeline.runtime.metrics import PipelineMetrics
+from schemas.records import Columns, Stored
 from sinks.clickhouse import BatchRejected
 from sinks.column_check import invalid_rows
 from sinks.exactly_once import ExactlyOnceInserter
-from sinks.rows import Columns, Stored
 
 __all__ = ["RecordStore", "Rejection", "RowBuilder"]
 

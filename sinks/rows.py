@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
 
 from schemas.actions import Action
 from schemas.alerts import Alert
 from schemas.feedback import ScoredFeedback
+from schemas.records import Columns, Stored
 
 __all__ = [
     "ACTION_COLUMNS",
@@ -16,18 +15,11 @@ __all__ = [
     "FEEDBACK_COLUMNS",
     "MENTION_COLUMNS",
     "SCORED_FEEDBACK_TABLES",
-    "Columns",
-    "Stored",
     "action_columns",
     "alert_columns",
     "feedback_columns",
     "mention_columns",
 ]
-
-T = TypeVar("T")
-
-Columns = dict[str, list[Any]]
-"""Column name → values, all lists of one length: what a columnar INSERT takes."""
 
 FEEDBACK_COLUMNS = (
     "feedback_id", "source", "channel", "brand", "product_sku", "product_name", "variant",
@@ -52,16 +44,6 @@ ACTION_COLUMNS = (
     "action_id", "brand", "product", "aspect", "taken_at", "description", "actor",
     "target_negative_share", "kafka_topic", "kafka_partition", "kafka_offset", "stored_at_ms",
 )  # fmt: skip
-
-
-@dataclass(frozen=True, slots=True)
-class Stored(Generic[T]):
-    """A message and the Kafka coordinates it was consumed from by the sink."""
-
-    message: T
-    topic: str
-    partition: int
-    offset: int
 
 
 def _empty(names: Sequence[str]) -> Columns:

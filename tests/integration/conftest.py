@@ -24,13 +24,13 @@ import pytest
 from clickhouse_driver import Client
 
 from config import Settings
-from pipeline.chaos import read_until_settled
-from pipeline.context import clickhouse_config, ensure_pipeline_topics
-from pipeline.kafka_admin import consumer_lag, delete_topics
-from pipeline.kafka_io import produce_lines, read_topic
-from pipeline.records import RawRecord
-from pipeline.topics import TopicNames, topic_specs
-from pipeline.worker_process import start_worker, stop_worker
+from pipeline.ops.kafka_io import produce_lines, read_topic
+from pipeline.runtime.context import clickhouse_config, ensure_pipeline_topics
+from pipeline.runtime.kafka_admin import consumer_lag, delete_topics
+from pipeline.runtime.topics import TopicNames, topic_specs
+from pipeline.tools.chaos import read_until_settled
+from pipeline.tools.worker_process import start_worker, stop_worker
+from schemas.records import RawRecord
 from sinks.clickhouse import connect
 from sinks.migrations import apply_migrations
 
@@ -90,7 +90,7 @@ class Stack:
 
     def settled_row(self, sql: str, quiet_s: float = 1.0, timeout_s: float = 30) -> tuple[Any, ...]:
         """The first row of ``sql`` once two reads ``quiet_s`` apart agree: rollups trail an
-        insert's facts by its views (pipeline.chaos.read_until_settled)."""
+        insert's facts by its views (pipeline.tools.chaos.read_until_settled)."""
         return read_until_settled(lambda: self.query(sql)[0], quiet_s, timeout_s)
 
     def start_worker(self, name: str = "worker") -> subprocess.Popen[bytes]:

@@ -9,7 +9,7 @@ import pytest
 from clickhouse_driver.errors import ServerException
 from pydantic import SecretStr
 
-from pipeline.context import clickhouse_config
+from pipeline.runtime.context import clickhouse_config
 from sinks.clickhouse import connect
 from sinks.migrations import apply_migrations
 from tests.integration.conftest import Stack

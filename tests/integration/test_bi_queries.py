@@ -13,9 +13,16 @@ from typing import Any
 
 import pytest
 
-from pipeline.bi_queries import bi_params, read_bi_queries
-from pipeline.demo_data import COMPETITORS, INCIDENT_SKU, INCIDENT_START, OWN_BRAND, START, write_demo_files
-from pipeline.html_report import default_scope, render_html_report
+from pipeline.reporting.bi_queries import bi_params, read_bi_queries
+from pipeline.reporting.html_report import default_scope, render_html_report
+from pipeline.tools.demo_data import (
+    COMPETITORS,
+    INCIDENT_SKU,
+    INCIDENT_START,
+    OWN_BRAND,
+    START,
+    write_demo_files,
+)
 from schemas.actions import Action
 from tests.integration.conftest import Stack
 

@@ -14,8 +14,8 @@ from kafka.admin import ConfigResource, ConfigResourceType
 
 from config import REPO_ROOT
 from pipeline.dead_letters import PAYLOAD_HEADER
-from pipeline.dlq_replay import REPLAYED_FROM_HEADER
-from pipeline.kafka_admin import admin_client
+from pipeline.ops.dlq_replay import REPLAYED_FROM_HEADER
+from pipeline.runtime.kafka_admin import admin_client
 from schemas.dead_letters import DeadLetterReason
 from tests.integration.conftest import Stack
 

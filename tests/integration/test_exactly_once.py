@@ -19,7 +19,7 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from pipeline.context import build_analyzer
+from pipeline.runtime.context import build_analyzer
 from schemas.feedback import Feedback, Origin
 from tests.integration.conftest import Stack
 

@@ -13,8 +13,8 @@ import orjson
 import pytest
 
 from config import REPO_ROOT
-from pipeline.erasure import ERASED
 from pipeline.ingest import customer_ref
+from pipeline.ops.erasure import ERASED
 from tests.integration.conftest import Stack
 
 pytestmark = pytest.mark.integration

@@ -15,8 +15,8 @@ import orjson
 import pytest
 
 from config import REPO_ROOT
-from pipeline.pii_eval import PiiCase, generate_corpus
-from pipeline.text import normalize_text
+from pipeline.text.normalize import normalize_text
+from pipeline.text.pii_eval import PiiCase, generate_corpus
 from tests.integration.conftest import Stack
 
 pytestmark = pytest.mark.integration

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import pytest
 
-from pipeline.context import build_analyzer
+from pipeline.runtime.context import build_analyzer
 from schemas.dead_letters import DeadLetterReason
 from schemas.feedback import Feedback, Origin
 from tests.integration.conftest import Stack

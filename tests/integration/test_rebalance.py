@@ -59,7 +59,7 @@ def wait_until_stored(stack: Stack, timeout_s: float = 300) -> None:
     """Wait until every feedback is stored. No supervisor restarts a worker: one whose
     ``/livez`` fails (a stall, or a range of offsets its stream skipped) fails the test, since
     a restart would hide what went wrong (issue #12: Faust's recovery lost records after
-    every assignment until pipeline/faust_recovery.py)."""
+    every assignment until pipeline/runtime/faust_recovery.py)."""
 
     def probe() -> int:
         for proc in stack.workers:

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import orjson
 import pytest
 
-from pipeline.report import action_effects, competitor_gaps, render_report
+from pipeline.reporting.report import action_effects, competitor_gaps, render_report
 from sinks.rows import MENTION_COLUMNS
 from tests.integration.conftest import Stack
 

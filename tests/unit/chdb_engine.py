@@ -14,8 +14,8 @@ import pytest
 from clickhouse_driver import Client
 
 from config import Settings
+from schemas.records import Columns
 from sinks.migrations import read_migrations
-from sinks.rows import Columns
 
 chdb_session = pytest.importorskip("chdb.session")
 

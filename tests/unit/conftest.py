@@ -4,11 +4,11 @@ import pytest
 
 from config import Settings, load_alert_rules
 from config.alert_rules import AlertRules
-from pipeline.analysis import Analyzer
-from pipeline.context import build_analyzer
 from pipeline.ingest import IngestContext
-from pipeline.records import RawRecord
+from pipeline.runtime.context import build_analyzer
+from pipeline.text.analysis import Analyzer
 from schemas.feedback import Feedback, Origin
+from schemas.records import RawRecord
 
 T0 = datetime(2026, 11, 1, 10, 0, tzinfo=UTC)
 

@@ -15,7 +15,12 @@ from config.alert_rules import (
     ThresholdRule,
     VolumeRule,
 )
-from pipeline.detection import DetectionResult, update_brand_windows, update_product_windows, window_delta
+from pipeline.detection.windows import (
+    DetectionResult,
+    update_brand_windows,
+    update_product_windows,
+    window_delta,
+)
 from schemas.feedback import AspectMention, Origin, Polarity, ScoredFeedback
 from tests.unit.conftest import T0, feedback
 

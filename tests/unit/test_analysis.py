@@ -3,11 +3,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from config import Settings, load_taxonomy
-from pipeline.analysis import Analyzer, clause_log_odds_adjusted, polarity_of
-from pipeline.aspects import AspectMatcher
-from pipeline.clauses import Clause
-from pipeline.clauses import split_clauses as split_clauses_of_tokens
-from pipeline.tokenize import build_tokenizer
+from pipeline.text.analysis import Analyzer, clause_log_odds_adjusted, polarity_of
+from pipeline.text.aspects import AspectMatcher
+from pipeline.text.clauses import Clause
+from pipeline.text.clauses import split_clauses as split_clauses_of_tokens
+from pipeline.text.tokenize import build_tokenizer
 from tests.unit.conftest import feedback
 
 _TOKENIZE = build_tokenizer("rjieba")

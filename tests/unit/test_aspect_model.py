@@ -1,4 +1,4 @@
-"""The learned aspect model (pipeline/aspect_model.py, pipeline/aspect_training.py): the
+"""The learned aspect model (pipeline/text/aspect_model.py, pipeline/text/aspect_training.py): the
 runtime's arithmetic is sklearn's, the artefact round-trips byte for byte, and the analyzer
 uses it for the labels it knows."""
 
@@ -12,13 +12,13 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
 
 from config import REPO_ROOT, Settings
-from pipeline import aspect_training
-from pipeline.analysis import Analyzer
-from pipeline.aspect_model import ASPECT_CLASSES, load_aspect_model
-from pipeline.aspect_training import fit, label_design, load_examples, text_design
-from pipeline.context import build_analyzer
-from pipeline.evaluation import ASAP_ASPECTS
-from pipeline.text import normalize_text
+from pipeline.runtime.context import build_analyzer
+from pipeline.text import aspect_training
+from pipeline.text.analysis import Analyzer
+from pipeline.text.aspect_model import ASPECT_CLASSES, load_aspect_model
+from pipeline.text.aspect_training import fit, label_design, load_examples, text_design
+from pipeline.text.evaluation import ASAP_ASPECTS
+from pipeline.text.normalize import normalize_text
 
 DATA = REPO_ROOT.parent / "shared" / "data" / "aspects"
 LABELS = ("dish_taste", "environment_noise", "price_level")

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from pipeline.bi_queries import bi_params, read_bi_queries
-from pipeline.grafana import DASHBOARD_PATH, dashboard, dashboard_json
+from pipeline.reporting.bi_queries import bi_params, read_bi_queries
+from pipeline.reporting.grafana import DASHBOARD_PATH, dashboard, dashboard_json
 from tests.unit.chdb_engine import ChdbClient
 
 T = datetime(2026, 11, 5, 12, 0)

@@ -2,10 +2,10 @@
 
 from collections import Counter
 
-from pipeline.chaos import malformed_messages
 from pipeline.ingest import IngestContext, ingest_review
-from pipeline.records import RawRecord
 from pipeline.stages import ingest_batch
+from pipeline.tools.chaos import malformed_messages
+from schemas.records import RawRecord
 
 
 def test_every_malformed_message_is_the_dead_letter_the_drill_expects() -> None:

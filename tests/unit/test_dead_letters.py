@@ -6,10 +6,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pipeline.dead_letters import PAYLOAD_HEADER, mask_personal_data, with_payload_policy
-from pipeline.kafka_admin import TopicSpec
-from pipeline.topics import TopicNames, topic_specs
+from pipeline.runtime.kafka_admin import TopicSpec
+from pipeline.runtime.topics import TopicNames, topic_specs
 from schemas.dead_letters import DeadLetterReason
-from sinks.kafka import OutgoingRecord
+from schemas.records import OutgoingRecord
 
 REASON = DeadLetterReason(
     stage="ingest", reason="schema_invalid", error_class="InvalidMessage", error_message="rating: too big",
@@ -72,8 +72,8 @@ def test_only_the_dead_letter_topic_gets_a_retention() -> None:
 
 
 def test_the_dead_letter_listing_says_what_the_values_are() -> None:
-    from pipeline.demo import format_dead_letters
-    from pipeline.records import RawRecord
+    from pipeline.tools.demo import format_dead_letters
+    from schemas.records import RawRecord
 
     out = with_payload_policy(letter(b'{"text": "13812345678"}'), "masked")
     listed = format_dead_letters(

@@ -1,9 +1,9 @@
-"""The fingerprint store (pipeline.dedup) and the co-partitioned table's partitioner."""
+"""The fingerprint store (pipeline.detection.dedup) and the co-partitioned table's partitioner."""
 
 from aiokafka.partitioner import DefaultPartitioner
 
-from pipeline.dedup import FingerprintStore
-from pipeline.faust_tables import partition_of
+from pipeline.detection.dedup import FingerprintStore
+from pipeline.runtime.faust_tables import partition_of
 
 HOUR = 3600
 P = "云杉|P1".encode()

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import orjson
 
-from pipeline.demo_data import write_demo_files
-from pipeline.kafka_io import iter_jsonl_lines
+from pipeline.ops.kafka_io import iter_jsonl_lines
+from pipeline.tools.demo_data import write_demo_files
 
 
 def test_demo_files_are_deterministic_and_counted(tmp_path: Path) -> None:

@@ -2,7 +2,7 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 
 from config.alert_rules import AlertRules, ThresholdRule
-from pipeline.detection import update_product_windows
+from pipeline.detection.windows import update_product_windows
 from schemas.feedback import AspectMention, Origin, Polarity, ScoredFeedback
 from tests.unit.conftest import T0, feedback
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.erasure import ERASED, ErasureIncomplete, find_customer, forget_customer
 from pipeline.ingest import customer_ref
+from pipeline.ops.erasure import ERASED, ErasureIncomplete, find_customer, forget_customer
 from tests.unit.chdb_engine import ChdbClient
 
 T = "2026-11-05 12:00:00"
@@ -74,7 +74,7 @@ def test_the_empty_ref_of_unknown_customers_is_refused(db: ChdbClient) -> None:
 
 
 def test_unfinished_mutations_raise_and_log_nothing(db: ChdbClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("pipeline.erasure._POLL_S", 0.0)
+    monkeypatch.setattr("pipeline.ops.erasure._POLL_S", 0.0)
     ticks = iter(range(100))
     real_execute = db.execute
 

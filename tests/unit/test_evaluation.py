@@ -5,18 +5,18 @@ import pytest
 from click.testing import CliRunner
 
 from config import REPO_ROOT, Settings, load_taxonomy
-from pipeline.analysis import Analyzer
 from pipeline.cli import main
-from pipeline.context import build_analyzer
-from pipeline.evaluation import (
+from pipeline.runtime.context import build_analyzer
+from pipeline.text.analysis import Analyzer
+from pipeline.text.evaluation import (
     ASAP_ASPECTS,
     EvaluationInputError,
     evaluate_aspects,
     evaluate_sentiment,
     macro_f1,
 )
-from pipeline.sentiment import load_sentiment_model
-from pipeline.tokenize import build_tokenizer
+from pipeline.text.sentiment import load_sentiment_model
+from pipeline.text.tokenize import build_tokenizer
 
 
 @pytest.fixture(scope="module")

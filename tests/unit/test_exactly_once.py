@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from pipeline.metrics import PipelineMetrics
+from pipeline.runtime.metrics import PipelineMetrics
 from schemas.feedback import Origin, ScoredFeedback
+from schemas.records import Columns, Stored
 from sinks.exactly_once import ExactlyOnceInserter, stored_feedback
-from sinks.rows import Columns, Stored, feedback_columns
+from sinks.rows import feedback_columns
 from tests.unit.chdb_engine import ChdbClient
 
 T = datetime(2026, 11, 5, 12, 0)

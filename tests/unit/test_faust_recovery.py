@@ -1,4 +1,4 @@
-"""The order in which the recovery resumes the stream partitions (pipeline/faust_recovery.py).
+"""The order in which the recovery resumes the stream partitions (pipeline/runtime/faust_recovery.py).
 
 Faust's own order resumed the stream partitions, awaited the seek while the fetcher delivered
 their records into the agents' queues, then cleared those queues: records lost after every
@@ -13,9 +13,9 @@ import logging
 from typing import Any
 
 from config import Settings
-from pipeline.app import create_app
-from pipeline.context import WorkerContext
-from pipeline.faust_recovery import SeekFirstRecovery, SeekFirstTableManager
+from pipeline.runtime.app import create_app
+from pipeline.runtime.context import WorkerContext
+from pipeline.runtime.faust_recovery import SeekFirstRecovery, SeekFirstTableManager
 
 STREAM = ("feedback.scored", 0)
 CHANGELOG = ("voc-pipeline-brand_windows-changelog", 0)

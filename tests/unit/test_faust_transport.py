@@ -1,4 +1,4 @@
-"""The consumer fixes of pipeline/faust_transport.py, on stand-ins for aiokafka's consumer.
+"""The consumer fixes of pipeline/runtime/faust_transport.py, on stand-ins for aiokafka's consumer.
 
 Both caused records to be skipped for good after a restart (the integration test
 tests/integration/test_exactly_once.py::test_worker_killed_between_insert_and_commit... lost
@@ -14,7 +14,7 @@ import pytest
 from aiokafka.structs import TopicPartition
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
-from pipeline.faust_transport import _ConsumerThread, _NonEmptyView
+from pipeline.runtime.faust_transport import _ConsumerThread, _NonEmptyView
 
 SCORED = [TopicPartition("feedback.scored", p) for p in range(3)]
 
@@ -102,7 +102,7 @@ class StandInBuffer:
 
 
 def test_the_producer_buffer_is_drained_before_the_producer_closes() -> None:
-    from pipeline.faust_transport import drain_producer_buffer
+    from pipeline.runtime.faust_transport import drain_producer_buffer
 
     async def scenario(buffer: StandInBuffer, timeout_s: float) -> int:
         sender = asyncio.create_task(buffer.send_all())
@@ -120,7 +120,7 @@ def test_the_producer_buffer_is_drained_before_the_producer_closes() -> None:
 def test_the_worker_producer_is_idempotent() -> None:
     import faust
 
-    from pipeline.faust_transport import transport_scheme
+    from pipeline.runtime.faust_transport import transport_scheme
 
     app = faust.App("idempotence-test", broker=f"{transport_scheme(100)}://127.0.0.1:9092")
     extra = app.producer._settings_extra()  # type: ignore[attr-defined]

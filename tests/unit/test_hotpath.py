@@ -1,4 +1,4 @@
-"""The compiled hot path (pipeline/native/_hotpath.pyx) against the pure-Python reference:
+"""The compiled hot path (pipeline/text/native/_hotpath.pyx) against the pure-Python reference:
 the same clauses, and the same domain and scores to 1e-9."""
 
 import csv
@@ -10,10 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from config import REPO_ROOT
-from pipeline.clauses import Clause, compiled_splitter, split_clauses
-from pipeline.features import NEGATORS
-from pipeline.sentiment import LinearSentimentModel, load_sentiment_model, read_clauses
-from pipeline.tokenize import build_tokenizer
+from pipeline.text.clauses import Clause, compiled_splitter, split_clauses
+from pipeline.text.features import NEGATORS
+from pipeline.text.sentiment import LinearSentimentModel, load_sentiment_model, read_clauses
+from pipeline.text.tokenize import build_tokenizer
 
 _TOKENIZE = build_tokenizer("rjieba")
 

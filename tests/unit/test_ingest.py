@@ -3,7 +3,7 @@ import pytest
 
 from pipeline.errors import InvalidMessage
 from pipeline.ingest import IngestContext, ingest_chat, ingest_review, ingest_survey
-from pipeline.records import RawRecord
+from schemas.records import RawRecord
 from tests.unit.conftest import record
 
 REVIEW = {

@@ -1,6 +1,6 @@
 """The masking goals of issue #13 on the seeded PII corpus (`make eval-pii`)."""
 
-from pipeline.pii_eval import PLACEHOLDERS, evaluate_pii, generate_corpus
+from pipeline.text.pii_eval import PLACEHOLDERS, evaluate_pii, generate_corpus
 
 
 def test_the_corpus_is_seeded_and_large_enough() -> None:

@@ -16,11 +16,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.analysis import Analyzer
 from pipeline.ingest import IngestContext, ingest_chat, ingest_review, ingest_survey
-from pipeline.records import RawRecord
 from pipeline.stages import decode_batch, score_batch
+from pipeline.text.analysis import Analyzer
 from schemas.feedback import ScoredFeedback
+from schemas.records import RawRecord
 from tests.unit.chdb_engine import ChdbClient
 from tests.unit.test_record_store import Recorder, store
 

@@ -11,14 +11,15 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from pipeline.analysis import Analyzer
-from pipeline.metrics import PipelineMetrics
+from pipeline.runtime.metrics import PipelineMetrics
+from pipeline.text.analysis import Analyzer
 from schemas.feedback import ScoredFeedback
+from schemas.records import Columns, Stored
 from sinks.clickhouse import BatchRejected
 from sinks.column_check import invalid_rows
 from sinks.exactly_once import ExactlyOnceInserter
 from sinks.record_store import RecordStore
-from sinks.rows import Columns, Stored, feedback_columns, mention_columns
+from sinks.rows import feedback_columns, mention_columns
 from tests.unit.chdb_engine import ChdbClient
 from tests.unit.conftest import feedback
 

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from config.alert_rules import AlertRules
-from pipeline.scenarios import evaluate_alerts, generate_scenario, read_scenario, write_scenario
+from pipeline.tools.scenarios import evaluate_alerts, generate_scenario, read_scenario, write_scenario
 
 
 def test_scenario_round_trips_through_its_directory(tmp_path: Path) -> None:

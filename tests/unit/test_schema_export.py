@@ -8,9 +8,9 @@ from click.testing import CliRunner
 
 from config import REPO_ROOT
 from config.alert_rules import AlertRules, CriticalRule
-from pipeline.analysis import Analyzer
 from pipeline.cli import main
-from pipeline.detection import critical_alerts
+from pipeline.detection.critical import critical_alerts
+from pipeline.text.analysis import Analyzer
 from schemas.dead_letters import DeadLetterReason
 from schemas.registry import TOPIC_MESSAGES, topic_json_schemas
 from tests.unit.conftest import feedback

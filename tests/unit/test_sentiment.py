@@ -6,10 +6,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from config import REPO_ROOT
-from pipeline.clauses import split_clauses
-from pipeline.features import clause_features
-from pipeline.sentiment import LinearSentimentModel, load_sentiment_model, load_snownlp_model
-from pipeline.tokenize import build_tokenizer
+from pipeline.text.clauses import split_clauses
+from pipeline.text.features import clause_features
+from pipeline.text.sentiment import LinearSentimentModel, load_sentiment_model, load_snownlp_model
+from pipeline.text.tokenize import build_tokenizer
 
 
 def test_log_odds_model_matches_snownlp_bayes_exactly() -> None:
@@ -43,7 +43,7 @@ def test_rjieba_segments_like_jieba_on_the_demo_reviews() -> None:
 @settings(deadline=None)  # the first example loads the model
 @given(st.text(alphabet=st.sampled_from("好吃不新鲜没有味道送餐很快太慢了包装 ,?a1"), max_size=30))
 def test_runtime_clause_log_odds_equals_the_training_features_sum(text: str) -> None:
-    # LinearSentimentModel.clause_log_odds inlines pipeline.features for speed: it must give
+    # LinearSentimentModel.clause_log_odds inlines pipeline.text.features for speed: it must give
     # exactly the sum of the weights of the features training fits on.
     model = _linear_model()
     for clause in split_clauses(text, _TOKENIZE(text)):

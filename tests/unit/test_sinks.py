@@ -6,9 +6,10 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from config import Settings
-from pipeline.metrics import PipelineMetrics
+from pipeline.runtime.metrics import PipelineMetrics
+from schemas.records import OutgoingRecord
 from sinks.clickhouse import ClickHouseConfig, ClickHouseWriter
-from sinks.kafka import KafkaPublisher, OutgoingRecord
+from sinks.kafka import KafkaPublisher
 from sinks.migrations import read_migrations
 from sinks.retry import RetryPolicy
 

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from pipeline import report
+from pipeline.reporting import report
 from tests.unit.chdb_engine import ChdbClient
 
 T = datetime(2026, 11, 5, 12, 0)

@@ -2,12 +2,13 @@ from datetime import UTC, datetime
 
 import orjson
 
-from pipeline.analysis import Analyzer
 from pipeline.ingest import IngestContext, ingest_chat
 from pipeline.stages import ingest_batch, score_batch
+from pipeline.text.analysis import Analyzer
 from schemas.dead_letters import DeadLetterReason
 from schemas.feedback import ScoredFeedback
-from sinks.rows import Stored, feedback_columns
+from schemas.records import Stored
+from sinks.rows import feedback_columns
 from tests.unit.conftest import feedback, record
 
 CHAT = {
@@ -118,7 +119,7 @@ def test_feedback_columns_are_aligned() -> None:
 def test_faust_transport_carries_the_fetch_wait_setting() -> None:
     from faust.transport.drivers import TRANSPORTS
 
-    from pipeline.faust_transport import transport_scheme
+    from pipeline.runtime.faust_transport import transport_scheme
 
     scheme = transport_scheme(250)
     assert scheme == transport_scheme(250)  # registered once

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.stats import binomial_upper_tail, poisson_upper_tail
+from pipeline.detection.stats import binomial_upper_tail, poisson_upper_tail
 
 
 def _binomial_brute(k: int, n: int, p: float) -> float:

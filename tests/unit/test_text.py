@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.emoji_words import EMOJI_WORDS
-from pipeline.text import LOST_CHARACTER, mask_pii, normalize_text
+from pipeline.text.emoji_words import EMOJI_WORDS
+from pipeline.text.normalize import LOST_CHARACTER, mask_pii, normalize_text
 
 # An 18-digit resident ID with a valid checksum, and a Luhn-valid card number.
 VALID_ID = "11010519491231002X"

@@ -4,12 +4,12 @@ from typing import Any
 
 import pytest
 
-from pipeline.clauses import Clause
-from pipeline.features import clause_features
-from pipeline.sentiment import load_sentiment_model
-from pipeline.tokenize import build_tokenizer
+from pipeline.text.clauses import Clause
+from pipeline.text.features import clause_features
+from pipeline.text.sentiment import load_sentiment_model
+from pipeline.text.tokenize import build_tokenizer
 
-training = pytest.importorskip("pipeline.training", reason="needs the train extra (scikit-learn)")
+training = pytest.importorskip("pipeline.text.training", reason="needs the train extra (scikit-learn)")
 
 POSITIVE = ["味道很好", "很新鲜，好吃", "送餐很快，满意", "非常好吃", "好评，还会再来", "包装很好，很满意"]
 NEGATIVE = ["太难吃了", "不新鲜", "送餐太慢，失望", "很差，不会再买", "难吃，差评", "包装破了，很失望"]

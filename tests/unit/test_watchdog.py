@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry
 
-from pipeline.metrics import PipelineMetrics
-from pipeline.watchdog import ProgressWatchdog
+from pipeline.runtime.metrics import PipelineMetrics
+from pipeline.runtime.watchdog import ProgressWatchdog
 
 
 class Clock:

@@ -1,0 +1,739 @@
+"""Windows, baselines and alert rules for one product. Pure functions.
+
+The state of one product (one Faust table key, ``brand|product``) is a JSON-serializable
+dict, updated once per batch so that each batch costs one changelog write per product:
+
+    {"watermark": <max event time seen, epoch s>,
+     "origins": {"<raw topic>|<raw partition>": <highest raw offset counted>},
+     "windows": {"<size>|<start>|<aspect>": <window: counts, sums, alerted rules, samples>},
+     "baselines": {"<size>|<aspect>": <closed windows folded, EWMA of mentions/negatives>},
+     "open": {"<rule>|<aspect>": {"alert_id": ..., "calm": <closed windows back inside>}},
+     "cooldown": {"<rule>|<aspect>": <start of the window that last alerted>},
+     "hourly": {"<hour start>": <window alerts emitted in that hour of event time>}}
+
+Because baselines live in the same table as the windows, a restarted worker recovers them
+from the changelog with the windows.
+
+Replays are not counted twice. Delivery is at least once, so after a restart the same raw
+records can come through again as new feedback messages. Each raw partition is processed in
+offset order, and one product's feedback keeps that order per raw partition, so a feedback
+whose raw offset is not above the highest one counted for its raw partition is a replay.
+
+Duplicates are flagged, not counted. A feedback id counted within the longest window is the
+same feedback sent again (new raw records, same source id: a connector re-sending a review;
+a second ``make demo``). The same text from the same author (customer, or the channel when
+the customer is unknown) and source, for the same product, within the longest window of the
+last time it was counted, is a duplicate (a review posted twice, a survey
+submitted twice, copy-pasted spam): it adds nothing to the windows and is counted in
+``duplicate_events``. The fingerprints counted are not part of the state: the caller looks
+them up (``last_counted``) and stores what a batch adds (``counted``) in a store of their own
+(pipeline.detection.dedup), so the state stays bounded by the windows. A text of a few characters
+(好评, 还行) is common to many customers, so without a customer it is not treated as a
+duplicate.
+
+A mention of ``包装/封口`` also counts for ``包装``. A window is kept until the watermark is one
+whole window past its end (events for it until then are applied; older ones are late:
+counted, not applied); then it is closed: folded into its scope's baseline, and open alerts
+of its scope learn whether it was back inside.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from config.alert_rules import (
+    AlertRules,
+    EmergingRule,
+    SpikeRule,
+    ThresholdRule,
+    VolumeRule,
+    WindowLevel,
+    WindowRule,
+)
+from pipeline.detection.alert_ids import alert_id, hashed_id
+from pipeline.detection.critical import DETRACTOR_MAX, VERBATIM_CHARS, critical_alerts
+from pipeline.detection.dedup import id_fingerprint, text_fingerprint
+from pipeline.detection.stats import binomial_upper_tail, poisson_upper_tail
+from schemas.alerts import Alert, AlertScope
+from schemas.feedback import Polarity, ScoredFeedback
+from schemas.windows import WindowCounts, WindowDelta
+
+__all__ = [
+    "CHANNEL_PREFIX",
+    "DetectionResult",
+    "update_brand_windows",
+    "update_product_windows",
+    "window_delta",
+]
+
+_MAX_SAMPLES = 5
+# Channel windows are keyed by "@" + channel where aspect windows have an aspect path.
+CHANNEL_PREFIX = "@"
+# Baselines: exponentially weighted means over closed windows, with a plain mean while
+# fewer than 1/alpha windows are in (so that the first windows are not under-weighted).
+_EWMA_ALPHA = 0.1
+# Pseudo-counts that keep a baseline share away from 0 and 1: a sub-aspect never seen before
+# has a small expected share, not an impossible one.
+_PRIOR_HITS, _PRIOR_TRIALS = 0.5, 1.0
+# Baselines are tested at their one-sided 95% upper bound (see _share_upper_bound).
+_BASELINE_Z = 1.645
+_PROMOTER_MIN = 9  # an NPS promoter scores 9-10 (Reichheld)
+
+ProductState = dict[str, Any]
+Window = dict[str, Any]
+
+
+@dataclass
+class DetectionResult:
+    """What one batch did to one product's state."""
+
+    state: ProductState
+    alerts: list[Alert] = field(default_factory=list)
+    late_events: int = 0
+    replayed_events: int = 0
+    duplicate_events: int = 0
+    suppressed: dict[tuple[str, str], int] = field(default_factory=dict)
+    """(rule, reason) → alerts not emitted; reason ``cooldown`` or ``hourly_cap``."""
+    brand_windows: dict[str, Window] = field(default_factory=dict)
+    """What the batch's counted feedback add to the brand's aspect and channel windows
+    (product level only; published as a :class:`schemas.windows.WindowDelta`)."""
+    max_event_time: float = 0.0
+    counted: dict[str, float] = field(default_factory=dict)
+    """The fingerprints (ids and texts) this batch counted, with their event times, for the
+    caller's fingerprint store (pipeline.detection.dedup)."""
+    watermark: float = 0.0
+    """The product's watermark after the batch (the fingerprint store expires by it)."""
+
+
+def _nothing_counted(fingerprint: str) -> float | None:
+    return None
+
+
+def _aspects_with_ancestors(feedback: ScoredFeedback) -> dict[str, tuple[Polarity, float, str]]:
+    """Each aspect path and its ancestors once, with polarity, score and evidence; an
+    ancestor takes its most negative child."""
+    out: dict[str, tuple[Polarity, float, str]] = {}
+    for mention in feedback.aspects:
+        parts = mention.aspect.split("/")
+        for depth in range(1, len(parts) + 1):
+            path = "/".join(parts[:depth])
+            previous = out.get(path)
+            if previous is None or mention.polarity < previous[0]:
+                out[path] = (mention.polarity, mention.score, mention.evidence)
+    return out
+
+
+def _new_window() -> Window:
+    return {
+        "mentions": 0,
+        "positive": 0,
+        "neutral": 0,
+        "negative": 0,
+        "score_sum": 0.0,
+        "rating_sum": 0,
+        "rated": 0,
+        "promoters": 0,
+        "passives": 0,
+        "detractors": 0,
+        "alerted": [],
+        "samples": [],
+        "negative_samples": [],
+    }
+
+
+def _add(window: Window, feedback: ScoredFeedback, polarity: Polarity, score: float, evidence: str) -> None:
+    window["mentions"] += 1
+    window[("negative", "neutral", "positive")[polarity + 1]] += 1
+    window["score_sum"] += score
+    if feedback.rating is not None:
+        window["rating_sum"] += feedback.rating
+        window["rated"] += 1
+    if feedback.nps is not None:
+        if feedback.nps <= DETRACTOR_MAX:
+            window["detractors"] += 1
+        elif feedback.nps >= _PROMOTER_MIN:
+            window["promoters"] += 1
+        else:
+            window["passives"] += 1
+    sample = [feedback.feedback_id, evidence[:VERBATIM_CHARS]]
+    if len(window["samples"]) < _MAX_SAMPLES:
+        window["samples"].append(sample)
+    if polarity == -1 and len(window["negative_samples"]) < _MAX_SAMPLES:
+        window["negative_samples"].append(sample)
+
+
+def update_product_windows(
+    state: ProductState | None,
+    batch: Sequence[ScoredFeedback],
+    rules: AlertRules,
+    now: datetime,
+    last_counted: Callable[[str], float | None] = _nothing_counted,
+) -> DetectionResult:
+    """Add ``batch`` (all of one brand and product) to the windows and evaluate the
+    product-level rules. ``last_counted`` says when a fingerprint was last counted for this
+    product (event time), None if never; the result's ``counted`` holds those the batch adds.
+
+    Returns the new state (``state`` is not modified), the alerts to emit (window alerts at
+    most once per rule, scope and window over the life of the state; one critical alert per
+    feedback; ``resolved`` events for alerts whose scope is back inside), counts of late,
+    replayed, duplicate and suppressed events, and what the counted feedback add to the
+    brand's aspect and channel windows.
+    """
+    old = state or {}
+    parts = _StateParts.restore(old)
+    origins: dict[str, int] = dict(old.get("origins", {}))
+    sizes = rules.window_sizes
+    horizon = rules.horizon_s
+    result = DetectionResult(state={})
+    # States written before issue #15 kept the fingerprints inline: they move to the store.
+    counted = result.counted
+    counted.update(old.get("texts", {}))
+
+    def last(key: str) -> float | None:
+        here, before = counted.get(key), last_counted(key)
+        return before if here is None else here if before is None else max(here, before)
+
+    touched: set[str] = set()
+    for feedback in batch:
+        origin = f"{feedback.origin.topic}|{feedback.origin.partition}"
+        if feedback.origin.offset <= origins.get(origin, -1):
+            result.replayed_events += 1
+            continue
+        origins[origin] = feedback.origin.offset
+        t = feedback.event_time.timestamp()
+        # A feedback id seen before is the same feedback sent again (a connector re-sending
+        # a review); a known text from the same author is a duplicate. Neither counts again.
+        keys = [id_fingerprint(feedback.feedback_id)]
+        fingerprint = text_fingerprint(feedback)
+        if fingerprint is not None:
+            keys.append(fingerprint)
+        if any((seen := last(key)) is not None and abs(t - seen) < horizon for key in keys):
+            result.duplicate_events += 1
+            continue
+        for key in keys:
+            counted[key] = t
+        result.alerts.extend(critical_alerts(feedback, rules.critical_rules, now))
+        aspects = _aspects_with_ancestors(feedback)
+        for size in sizes:
+            start = int(t // size) * size
+            if start + 2 * size <= parts.watermark:
+                result.late_events += 1
+                continue
+            for aspect, (polarity, score, evidence) in aspects.items():
+                key = f"{size}|{start}|{aspect}"
+                _add(_window(parts.windows, key), feedback, polarity, score, evidence)
+                _add(_window(result.brand_windows, key), feedback, polarity, score, evidence)
+                touched.add(key)
+            channel_key = f"{size}|{start}|{CHANNEL_PREFIX}{feedback.channel}"
+            _add(
+                _window(result.brand_windows, channel_key),
+                feedback,
+                feedback.polarity,
+                feedback.score,
+                feedback.text,
+            )
+        parts.watermark = max(parts.watermark, t)
+        result.max_event_time = max(result.max_event_time, t)
+    if batch:
+        parts.judge(rules, ("product",), touched, batch[0].brand, batch[0].product_sku, result, now)
+    result.state = {**parts.dump(rules), "origins": origins}
+    result.watermark = parts.watermark
+    return result
+
+
+def update_brand_windows(
+    state: ProductState | None, deltas: Sequence[WindowDelta], rules: AlertRules, now: datetime
+) -> DetectionResult:
+    """Merge the window deltas of one brand's products and evaluate the brand-level and
+    channel-level rules (same windows, baselines, suppression and resolution as products).
+
+    A delta whose (source, product) offset is not above the last one merged is a replay
+    (the product detector re-ran a batch after a restart) and is skipped.
+    """
+    old = state or {}
+    parts = _StateParts.restore(old)
+    merged: dict[str, int] = dict(old.get("merged", {}))
+    result = DetectionResult(state={})
+    touched: set[str] = set()
+    for delta in deltas:
+        source = f"{delta.source}|{delta.product}"
+        if delta.offset <= merged.get(source, -1):
+            result.replayed_events += 1
+            continue
+        merged[source] = delta.offset
+        for key, counts in delta.windows.items():
+            size, start, _ = _parse(key)
+            if start + 2 * size <= parts.watermark:
+                result.late_events += 1
+                continue
+            _merge_counts(_window(parts.windows, key), counts)
+            touched.add(key)
+        parts.watermark = max(parts.watermark, delta.max_event_time)
+    if deltas:
+        parts.judge(rules, ("brand", "channel"), touched, deltas[0].brand, "", result, now)
+    result.state = {**parts.dump(rules), "merged": merged}
+    return result
+
+
+@dataclass
+class _StateParts:
+    """The parts of a detector state that products and brands share."""
+
+    watermark: float
+    windows: dict[str, Window]
+    baselines: dict[str, dict[str, Any]]
+    open_alerts: dict[str, dict[str, Any]]
+    cooldown: dict[str, int]
+    hourly: dict[str, int]
+
+    @classmethod
+    def restore(cls, old: ProductState) -> _StateParts:
+        """Copies of the state's parts (the caller's state is never modified)."""
+        return cls(
+            watermark=old.get("watermark", 0.0),
+            windows={k: _copy_window(v) for k, v in old.get("windows", {}).items()},
+            baselines={k: dict(v) for k, v in old.get("baselines", {}).items()},
+            open_alerts={k: dict(v) for k, v in old.get("open", {}).items()},
+            cooldown=dict(old.get("cooldown", {})),
+            hourly=dict(old.get("hourly", {})),
+        )
+
+    def judge(
+        self,
+        rules: AlertRules,
+        levels: tuple[WindowLevel, ...],
+        touched: set[str],
+        brand: str,
+        product: str,
+        result: DetectionResult,
+        now: datetime,
+    ) -> None:
+        """Evaluate the touched windows, then close those the watermark has passed."""
+        judge = _Judge(
+            rules,
+            levels,
+            self.windows,
+            self.baselines,
+            self.open_alerts,
+            self.cooldown,
+            self.hourly,
+            result,
+            now,
+        )
+        for key in sorted(touched):
+            judge.evaluate(key, brand, product)
+        closing = sorted(
+            (k for k in self.windows if _window_end(k) + _window_size(k) <= self.watermark), key=_window_start
+        )
+        for key in closing:
+            judge.close(key, brand, product)
+        for key in closing:  # after all are judged: an emerging sub-aspect reads its parent
+            del self.windows[key]
+
+    def dump(self, rules: AlertRules) -> ProductState:
+        """The shared parts as state, with expired cooldowns and hour counts dropped."""
+        horizon = rules.horizon_s
+        first_hour = int(self.watermark // 3600) * 3600 - 3600
+        return {
+            "watermark": self.watermark,
+            "windows": self.windows,
+            "baselines": self.baselines,
+            "open": self.open_alerts,
+            "cooldown": {
+                k: s
+                for k, s in self.cooldown.items()
+                if s + _cooldown_of(rules, k) + horizon > self.watermark
+            },
+            "hourly": {h: n for h, n in self.hourly.items() if int(h) >= first_hour},
+        }
+
+
+def _copy_window(window: Window) -> Window:
+    lists = {name: list(window[name]) for name in ("alerted", "samples", "negative_samples")}
+    return {**window, **lists}
+
+
+def _window(windows: dict[str, Window], key: str) -> Window:
+    window = windows.get(key)
+    if window is None:
+        window = windows[key] = _new_window()
+    return window
+
+
+_COUNTS = (
+    "mentions", "positive", "neutral", "negative", "score_sum", "rating_sum", "rated",
+    "promoters", "passives", "detractors",
+)  # fmt: skip
+
+
+def _merge_counts(window: Window, counts: WindowCounts) -> None:
+    for name in _COUNTS:
+        window[name] += getattr(counts, name)
+    for name in ("samples", "negative_samples"):
+        room = _MAX_SAMPLES - len(window[name])
+        window[name].extend([list(sample) for sample in getattr(counts, name)[:room]])
+
+
+def window_delta(brand: str, product: str, source: str, offset: int, result: DetectionResult) -> WindowDelta:
+    """The :class:`WindowDelta` a product batch publishes for its brand."""
+    return WindowDelta(
+        brand=brand,
+        product=product,
+        source=source,
+        offset=offset,
+        max_event_time=result.max_event_time,
+        windows={
+            key: WindowCounts.model_validate(
+                {
+                    **{n: w[n] for n in _COUNTS},
+                    "samples": w["samples"],
+                    "negative_samples": w["negative_samples"],
+                }
+            )
+            for key, w in result.brand_windows.items()
+        },
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Verdict:
+    """A rule's reading of one window: whether it fires and what it saw."""
+
+    fires: bool
+    observed: float
+    expected: float | None = None
+    reason: str = ""
+
+
+class _Judge:
+    """Evaluates window rules on open windows and closes old ones (one batch, one product)."""
+
+    def __init__(
+        self,
+        rules: AlertRules,
+        levels: tuple[WindowLevel, ...],
+        windows: dict[str, Window],
+        baselines: dict[str, dict[str, Any]],
+        open_alerts: dict[str, dict[str, Any]],
+        cooldown: dict[str, int],
+        hourly: dict[str, int],
+        result: DetectionResult,
+        now: datetime,
+    ):
+        self.rules = rules
+        self.levels = levels
+        self.windows = windows
+        self.baselines = baselines
+        self.open_alerts = open_alerts
+        self.cooldown = cooldown
+        self.hourly = hourly
+        self.result = result
+        self.now = now
+
+    def _rules_for(self, brand: str, product: str, aspect: str) -> Iterator[WindowRule]:
+        """The window rules of this detector's levels that watch the scope."""
+        # Plain strings, not an AlertScope: this runs for every touched window of every batch.
+        channel = aspect[len(CHANNEL_PREFIX) :] if aspect.startswith(CHANNEL_PREFIX) else ""
+        level = "channel" if channel else ("product" if product else "brand")
+        if level not in self.levels:
+            return
+        if channel:
+            product, aspect = "", ""
+        for rule in self.rules.window_rules:
+            if rule.level == level and rule.scope.matches(brand, product, aspect, channel):
+                yield rule
+
+    def evaluate(self, key: str, brand: str, product: str) -> None:
+        """Fire each rule the window now meets, once per window."""
+        size, start, aspect = _parse(key)
+        window = self.windows[key]
+        for rule in self._rules_for(brand, product, aspect):
+            if rule.window_seconds != size or rule.name in window["alerted"]:
+                continue
+            verdict = self._verdict(rule, window, size, start, aspect)
+            if verdict is None or not verdict.fires:
+                continue
+            window["alerted"].append(rule.name)  # judged once, emitted or suppressed
+            reason = self._suppression(rule, aspect, start)
+            if reason:
+                counts = self.result.suppressed
+                counts[(rule.name, reason)] = counts.get((rule.name, reason), 0) + 1
+                continue
+            alert = self._alert(rule, verdict, window, _scope(brand, product, aspect), size, start)
+            self.result.alerts.append(alert)
+            if rule.resolve_after_windows:
+                self.open_alerts[f"{rule.name}|{aspect}"] = {"alert_id": alert.alert_id, "calm": 0}
+
+    def close(self, key: str, brand: str, product: str) -> None:
+        """Fold a window that can no longer change into its baseline and into the open
+        alerts of its scope."""
+        size, start, aspect = _parse(key)
+        window = self.windows[key]
+        for rule in self._rules_for(brand, product, aspect):
+            tracked = self.open_alerts.get(f"{rule.name}|{aspect}")
+            if tracked is None or rule.window_seconds != size:
+                continue
+            verdict = self._verdict(rule, window, size, start, aspect)
+            if verdict is None:
+                continue  # too few mentions to say either way
+            tracked["calm"] = 0 if verdict.fires else tracked["calm"] + 1
+            if tracked["calm"] >= rule.resolve_after_windows:
+                del self.open_alerts[f"{rule.name}|{aspect}"]
+                self.result.alerts.append(
+                    self._resolved(
+                        rule,
+                        tracked["alert_id"],
+                        verdict,
+                        window,
+                        _scope(brand, product, aspect),
+                        size,
+                        start,
+                    )
+                )
+        self._fold(size, start, aspect, window)
+
+    def _fold(self, size: int, start: int, aspect: str, window: Window) -> None:
+        baseline = self.baselines.setdefault(
+            f"{size}|{aspect}", {"windows": 0, "last": start - size, "mentions": 0.0, "negative": 0.0}
+        )
+        # Windows without a mention of the aspect were never stored: fold them as zeros.
+        empty = min(max(0, (start - baseline["last"]) // size - 1), 100)
+        for _ in range(empty):
+            _ewma_step(baseline, 0, 0)
+        _ewma_step(baseline, window["mentions"], window["negative"])
+        baseline["last"] = max(baseline["last"], start)
+
+    def _verdict(
+        self, rule: WindowRule, window: Window, size: int, start: int, aspect: str
+    ) -> _Verdict | None:
+        """None where the window is too small to judge, or the baseline too young."""
+        mentions = window["mentions"]
+        if mentions < rule.min_mentions:
+            return None
+        if isinstance(rule, ThresholdRule):
+            observed = _metric(window, rule.metric)
+            if observed is None:
+                return None
+            outside = (rule.low is not None and observed < rule.low) or (
+                rule.high is not None and observed > rule.high
+            )
+            return _Verdict(outside, observed)
+        baseline = self.baselines.get(f"{size}|{aspect}")
+        if isinstance(rule, EmergingRule):
+            return self._emerging(rule, window, size, start, aspect)
+        if baseline is None or baseline["windows"] < rule.min_baseline_windows:
+            return None
+        if isinstance(rule, SpikeRule):
+            return self._spike(rule, window, baseline, size, start, aspect)
+        assert isinstance(rule, VolumeRule)
+        expected = max(baseline["mentions"], 1.0)
+        # Test against the mean's upper bound: a young baseline is an uncertain one.
+        tested = expected + _BASELINE_Z * math.sqrt(expected / _effective_windows(baseline["windows"]))
+        p = poisson_upper_tail(mentions, tested)
+        fires = p < rule.p_value and mentions >= rule.min_ratio * expected
+        return _Verdict(fires, float(mentions), expected, f"p={p:.2g} (Poisson, one-sided)")
+
+    def _spike(
+        self, rule: SpikeRule, window: Window, baseline: dict[str, Any], size: int, start: int, aspect: str
+    ) -> _Verdict:
+        """Binomial test of the window's negatives against the baseline share; where the
+        previous window is still held, also of both pooled (a step that one window cannot
+        prove yet, two can). Each test at half the rule's p-value (Bonferroni)."""
+        expected = _share(baseline["negative"], baseline["mentions"], baseline["windows"])
+        tested = _share_upper_bound(expected, baseline["mentions"], baseline["windows"])
+        observed = window["negative"] / window["mentions"]
+        p = binomial_upper_tail(window["negative"], window["mentions"], tested)
+        reason = f"p={p:.2g} (binomial, one-sided)"
+        previous = self.windows.get(f"{size}|{start - size}|{aspect}") if rule.pool_previous_window else None
+        if previous is not None:
+            negative = window["negative"] + previous["negative"]
+            mentions = window["mentions"] + previous["mentions"]
+            pooled = binomial_upper_tail(negative, mentions, tested)
+            if pooled < p and negative / mentions >= rule.min_ratio * expected:
+                p, observed = pooled, negative / mentions
+                reason = f"p={p:.2g} (binomial, one-sided, this and the previous window pooled)"
+            p *= 2
+        fires = p < rule.p_value and observed >= rule.min_ratio * expected
+        return _Verdict(fires, observed, expected, reason)
+
+    def _emerging(
+        self, rule: EmergingRule, window: Window, size: int, start: int, aspect: str
+    ) -> _Verdict | None:
+        if "/" not in aspect:
+            return None
+        parent_path = aspect.rsplit("/", 1)[0]
+        parent = self.windows.get(f"{size}|{start}|{parent_path}")
+        parent_baseline = self.baselines.get(f"{size}|{parent_path}")
+        if (
+            parent is None
+            or parent_baseline is None
+            or parent_baseline["windows"] < rule.min_baseline_windows
+        ):
+            return None
+        own = self.baselines.get(f"{size}|{aspect}", {"mentions": 0.0})
+        expected = _share(own["mentions"], parent_baseline["mentions"], parent_baseline["windows"])
+        tested = _share_upper_bound(expected, parent_baseline["mentions"], parent_baseline["windows"])
+        observed = window["mentions"] / parent["mentions"]
+        p = binomial_upper_tail(window["mentions"], parent["mentions"], tested)
+        fires = p < rule.p_value and observed >= max(rule.min_share, rule.min_ratio * expected)
+        return _Verdict(fires, observed, expected, f"share of {parent_path}; p={p:.2g} (binomial, one-sided)")
+
+    def _suppression(self, rule: WindowRule, aspect: str, start: int) -> str:
+        last = self.cooldown.get(f"{rule.name}|{aspect}")
+        if last is not None and last != start and abs(start - last) < rule.cooldown_seconds:
+            return "cooldown"
+        hour = str(start // 3600 * 3600)
+        if self.hourly.get(hour, 0) >= self.rules.suppression.max_alerts_per_hour:
+            return "hourly_cap"
+        self.hourly[hour] = self.hourly.get(hour, 0) + 1
+        self.cooldown[f"{rule.name}|{aspect}"] = start
+        return ""
+
+    def _alert(
+        self,
+        rule: WindowRule,
+        verdict: _Verdict,
+        window: Window,
+        scope: AlertScope,
+        size: int,
+        start: int,
+    ) -> Alert:
+        negative_metric = isinstance(rule, SpikeRule) or (
+            isinstance(rule, ThresholdRule) and rule.metric == "negative_share"
+        )
+        samples = window["negative_samples"] if negative_metric else window["samples"]
+        return Alert(
+            alert_id=alert_id(rule.name, scope, datetime.fromtimestamp(start, UTC)),
+            kind=rule.kind,
+            severity=rule.severity,
+            sample_feedback_ids=tuple(s[0] for s in samples),
+            verbatims=tuple(s[1] for s in samples),
+            reason=verdict.reason,
+            **self._window_fields(rule, verdict, window, scope, size, start),
+        )
+
+    def _resolved(
+        self,
+        rule: WindowRule,
+        resolves: str,
+        verdict: _Verdict,
+        window: Window,
+        scope: AlertScope,
+        size: int,
+        start: int,
+    ) -> Alert:
+        return Alert(
+            alert_id=hashed_id(f"resolved|{resolves}"),
+            kind="resolved",
+            severity="info",
+            reason=f"back inside for {rule.resolve_after_windows} closed windows",
+            resolves=resolves,
+            **self._window_fields(rule, verdict, window, scope, size, start),
+        )
+
+    def _window_fields(
+        self, rule: WindowRule, verdict: _Verdict, window: Window, scope: AlertScope, size: int, start: int
+    ) -> dict[str, Any]:
+        """The fields an alert and a resolution of a window rule share."""
+        return {
+            "rule": rule.name,
+            "scope": scope,
+            "metric": _metric_name(rule),
+            "observed": round(verdict.observed, 6),
+            "expected": None if verdict.expected is None else round(verdict.expected, 6),
+            "band_low": rule.low if isinstance(rule, ThresholdRule) else None,
+            "band_high": rule.high if isinstance(rule, ThresholdRule) else None,
+            "mentions": window["mentions"],
+            "window_start": datetime.fromtimestamp(start, UTC),
+            "window_end": datetime.fromtimestamp(start + size, UTC),
+            "created_at": self.now,
+            "routing_key": "|".join(
+                part
+                for part in (scope.brand, scope.product, scope.channel and CHANNEL_PREFIX + scope.channel)
+                if part
+            ),
+        }
+
+
+def _scope(brand: str, product: str, dimension: str) -> AlertScope:
+    """The scope of a window: its dimension is an aspect path or ``@<channel>``."""
+    if dimension.startswith(CHANNEL_PREFIX):
+        return AlertScope(brand=brand, channel=dimension[len(CHANNEL_PREFIX) :])
+    return AlertScope(brand=brand, product=product, aspect=dimension)
+
+
+def _metric_name(rule: WindowRule) -> str:
+    if isinstance(rule, ThresholdRule):
+        return rule.metric
+    return {"spike": "negative_share", "volume": "mentions", "emerging": "share_of_parent"}[rule.kind]
+
+
+def _metric(window: Window, metric: str) -> float | None:
+    """A threshold metric of a window; None where the window has no data for it."""
+    mentions = window["mentions"]
+    if metric == "negative_share":
+        return float(window["negative"] / mentions)
+    if metric == "mentions":
+        return float(mentions)
+    if metric == "average_score":
+        return float(window["score_sum"] / mentions)
+    if metric == "average_rating":
+        return float(window["rating_sum"] / window["rated"]) if window["rated"] else None
+    answered = int(window["promoters"] + window["passives"] + window["detractors"])
+    if not answered:
+        return None
+    return 100.0 * float(window["promoters"] - window["detractors"]) / answered
+
+
+def _effective_windows(windows: int) -> int:
+    """How many windows an EWMA baseline effectively averages: all of them while young,
+    about 1/alpha once mature."""
+    return max(1, min(windows, round(1 / _EWMA_ALPHA)))
+
+
+def _share(hits: float, trials: float, windows: int) -> float:
+    """A baseline share from EWMAs of counts, smoothed by pseudo-counts (see _PRIOR_*)."""
+    weight = _effective_windows(windows)
+    return (hits * weight + _PRIOR_HITS) / (trials * weight + _PRIOR_TRIALS)
+
+
+def _share_upper_bound(share: float, mentions_per_window: float, windows: int) -> float:
+    """The share tests run against: its one-sided upper confidence bound, given how many
+    mentions the baseline rests on. A baseline of four windows is an estimate; testing
+    against its point value turned its noise into false alarms (scenario seed 3)."""
+    trials = max(mentions_per_window * _effective_windows(windows), 1.0)
+    return min(0.99, share + _BASELINE_Z * math.sqrt(share * (1 - share) / trials))
+
+
+def _ewma_step(baseline: dict[str, Any], mentions: int, negative: int) -> None:
+    baseline["windows"] += 1
+    alpha = max(_EWMA_ALPHA, 1 / baseline["windows"])
+    baseline["mentions"] += alpha * (mentions - baseline["mentions"])
+    baseline["negative"] += alpha * (negative - baseline["negative"])
+
+
+def _cooldown_of(rules: AlertRules, key: str) -> int:
+    name = key.split("|", 1)[0]
+    return max((r.cooldown_seconds for r in rules.window_rules if r.name == name), default=0)
+
+
+def _parse(key: str) -> tuple[int, int, str]:
+    size, start, aspect = key.split("|", 2)
+    return int(size), int(start), aspect
+
+
+def _window_size(key: str) -> int:
+    return int(key.split("|", 1)[0])
+
+
+def _window_start(key: str) -> int:
+    return int(key.split("|", 2)[1])
+
+
+def _window_end(key: str) -> int:
+    size, start, _ = key.split("|", 2)
+    return int(start) + int(size)

@@ -1,5 +1,0 @@
-"""Compiled code of the text stage (Cython, built by ``make setup``): see ``_hotpath.pyx``.
-
-The pure-Python implementations stay the reference (``pipeline.clauses.split_clauses``,
-``LinearSentimentModel(implementation="python")``); unit tests check that both agree.
-"""

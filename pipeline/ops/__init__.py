@@ -1,0 +1,2 @@
+"""Operator actions: producing and reading topics from files, replaying dead letters, erasing
+a customer."""

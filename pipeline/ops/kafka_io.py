@@ -1,0 +1,133 @@
+"""Producing files into topics and reading topics back, for the CLI, the demo and tests.
+
+Plain aiokafka clients (no consumer group): these are tools, not pipeline stages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from schemas.records import RawRecord
+
+__all__ = ["iter_jsonl_lines", "key_of", "new_producer", "produce_lines", "read_topic"]
+
+# Sends in flight before waiting for their acks: bounds memory while keeping the pipe full.
+_IN_FLIGHT = 5_000
+
+
+def iter_jsonl_lines(path: Path) -> Iterator[bytes]:
+    """Each non-empty line of ``path`` as raw bytes, without the newline; never decoded, so
+    that invalid lines reach the pipeline (and its dead-letter topic) unchanged."""
+    with path.open("rb") as handle:
+        for line in handle:
+            line = line.rstrip(b"\r\n")
+            if line:
+                yield line
+
+
+def key_of(line: bytes, field: str | None) -> bytes | None:
+    """The value of top-level ``field`` in a JSON line as the record key, or None."""
+    if field is None:
+        return None
+    try:
+        value = orjson.loads(line).get(field)
+    except (orjson.JSONDecodeError, AttributeError):
+        return None
+    return None if value is None else str(value).encode()
+
+
+def new_producer(bootstrap: str) -> AIOKafkaProducer:
+    """A producer tuned for replaying files: small linger, large batches, leader acks."""
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap.split(","), linger_ms=5, max_batch_size=262_144, acks=1
+    )
+
+
+async def produce_lines(
+    bootstrap: str,
+    topic: str,
+    lines: Iterable[bytes],
+    key_field: str | None = None,
+    on_progress: Callable[[int], None] | None = None,
+    first_offsets: dict[int, int] | None = None,
+) -> int:
+    """Send each line as one record and wait for every ack; returns how many were sent.
+
+    If ``first_offsets`` is given, it receives the lowest offset written per partition.
+    """
+    producer = new_producer(bootstrap)
+    await producer.start()
+    sent = 0
+
+    async def settle(pending: list[asyncio.Future[Any]]) -> None:
+        nonlocal sent
+        for metadata in await asyncio.gather(*pending):
+            if first_offsets is not None:
+                first = first_offsets.get(metadata.partition)
+                first_offsets[metadata.partition] = (
+                    metadata.offset if first is None else min(first, metadata.offset)
+                )
+        sent += len(pending)
+        if on_progress and pending:
+            on_progress(len(pending))
+
+    try:
+        pending: list[asyncio.Future[Any]] = []
+        for line in lines:
+            pending.append(await producer.send(topic, line, key=key_of(line, key_field)))
+            if len(pending) >= _IN_FLIGHT:
+                await settle(pending)
+                pending = []
+        await settle(pending)
+    finally:
+        await producer.stop()
+    return sent
+
+
+async def read_topic(
+    bootstrap: str, topic: str, idle_timeout_s: float = 3.0, max_wait_s: float = 60.0
+) -> list[RawRecord]:
+    """Every record of ``topic`` from the beginning, in partition then offset order.
+
+    Stops when nothing new came for ``idle_timeout_s`` (or after ``max_wait_s`` in all).
+    """
+    # Subscribed without a group: the consumer is given every partition of the topic and,
+    # having no committed offsets, starts each at the earliest record.
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap.split(","), enable_auto_commit=False, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    records: list[RawRecord] = []
+    try:
+        deadline = time.monotonic() + max_wait_s
+        last_seen = time.monotonic()
+        while time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=500)
+            for tp_records in batch.values():
+                for r in tp_records:
+                    records.append(
+                        RawRecord(
+                            r.topic,
+                            r.partition,
+                            r.offset,
+                            r.timestamp,
+                            r.key,
+                            r.value or b"",
+                            tuple(r.headers or ()),
+                        )
+                    )
+            if batch:
+                last_seen = time.monotonic()
+            elif time.monotonic() - last_seen >= idle_timeout_s:
+                break
+    finally:
+        await consumer.stop()
+    records.sort(key=lambda r: (r.partition, r.offset))
+    return records

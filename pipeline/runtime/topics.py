@@ -1,0 +1,102 @@
+"""Topic names (a contract) and what each topic must look like.
+
+Every topic, the table changelogs included, is created explicitly with its partition count
+before workers start (pipeline.runtime.kafka_admin): auto-created topics get a broker default that
+breaks co-partitioning.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pipeline.runtime.kafka_admin import TopicSpec
+
+__all__ = [
+    "BRAND_WINDOWS_TABLE", "FINGERPRINTS_TABLE", "TABLES", "WINDOWS_TABLE", "TopicNames", "changelog_topic",
+    "topic_specs",
+]  # fmt: skip
+
+#: Name of the Faust table holding windowed counts; its changelog is ``{app_id}-{name}-changelog``.
+WINDOWS_TABLE = "product-windows"
+#: The Faust table of brand-level and channel-level windows, keyed by brand.
+BRAND_WINDOWS_TABLE = "brand-windows"
+#: The Faust table of the fingerprints each product counted (pipeline.detection.dedup),
+#: partitioned by product.
+FINGERPRINTS_TABLE = "product-fingerprints"
+#: Every table of the worker.
+TABLES = (WINDOWS_TABLE, BRAND_WINDOWS_TABLE, FINGERPRINTS_TABLE)
+
+
+@dataclass(frozen=True, slots=True)
+class TopicNames:
+    """The pipeline's topics under one namespace (``voc`` in production)."""
+
+    reviews_raw: str
+    chats_raw: str
+    surveys_raw: str
+    scored: str
+    alerts: str
+    actions: str
+    brand_windows: str
+    dlq: str
+
+    @classmethod
+    def in_namespace(cls, namespace: str) -> TopicNames:
+        """``voc`` → ``voc.reviews.raw``, ``voc.feedback.scored``, ``voc.alerts``, ``voc.dlq``...
+
+        There is no ``voc.feedback`` topic of unscored feedback (before issue #15 the analyze
+        agent was its only reader): ingest and analysis run in one agent."""
+        return cls(
+            reviews_raw=f"{namespace}.reviews.raw",
+            chats_raw=f"{namespace}.chats.raw",
+            surveys_raw=f"{namespace}.surveys.raw",
+            scored=f"{namespace}.feedback.scored",
+            alerts=f"{namespace}.alerts",
+            actions=f"{namespace}.actions",
+            brand_windows=f"{namespace}.windows.brand",
+            dlq=f"{namespace}.dlq",
+        )
+
+    def all(self) -> list[str]:
+        """Every topic, inputs first."""
+        return [
+            self.reviews_raw, self.chats_raw, self.surveys_raw,
+            self.scored, self.alerts, self.actions, self.brand_windows, self.dlq,
+        ]  # fmt: skip
+
+
+def changelog_topic(app_id: str, table: str = WINDOWS_TABLE) -> str:
+    """The changelog topic Faust uses for ``table`` of app ``app_id``."""
+    return f"{app_id}-{table}-changelog"
+
+
+def topic_specs(
+    topics: TopicNames, app_id: str, partitions: int, replication: int, dlq_retention_ms: int | None = None
+) -> list[TopicSpec]:
+    """Every topic a worker of app ``app_id`` reads or writes, the table changelogs included.
+
+    The tables are keyed like the topics they read (scored feedback by product, window
+    deltas by brand) and their changelogs are co-partitioned with those topics, so these
+    must have the settings' partition count (``strict``). Any other count elsewhere only
+    changes how many workers share the work.
+    """
+    keyed_state = {topics.scored, topics.brand_windows}
+    specs = [
+        TopicSpec(
+            name,
+            partitions,
+            replication,
+            # Dead letters hold what the sources sent (personal data, unless masked): kept
+            # only as long as the settings say.
+            {"retention.ms": str(dlq_retention_ms)} if name == topics.dlq and dlq_retention_ms else {},
+            strict=name in keyed_state,
+        )
+        for name in topics.all()
+    ]
+    specs += [
+        TopicSpec(
+            changelog_topic(app_id, table), partitions, replication, {"cleanup.policy": "compact"}, True
+        )
+        for table in TABLES
+    ]
+    return specs
