@@ -39,7 +39,6 @@ of its scope learn whether it was back inside.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -47,17 +46,15 @@ from typing import Any
 
 from config.alert_rules import (
     AlertRules,
-    EmergingRule,
     SpikeRule,
     ThresholdRule,
-    VolumeRule,
     WindowLevel,
     WindowRule,
 )
 from pipeline.detection.alert_ids import alert_id, hashed_id
 from pipeline.detection.critical import DETRACTOR_MAX, VERBATIM_CHARS, critical_alerts
 from pipeline.detection.dedup import id_fingerprint, text_fingerprint
-from pipeline.detection.stats import binomial_upper_tail, poisson_upper_tail
+from pipeline.detection.rules import Verdict, WindowView, ewma_step, metric_name, reading_for
 from schemas.alerts import Alert, AlertScope
 from schemas.feedback import Polarity, ScoredFeedback
 from schemas.windows import WindowCounts, WindowDelta
@@ -73,14 +70,6 @@ __all__ = [
 _MAX_SAMPLES = 5
 # Channel windows are keyed by "@" + channel where aspect windows have an aspect path.
 CHANNEL_PREFIX = "@"
-# Baselines: exponentially weighted means over closed windows, with a plain mean while
-# fewer than 1/alpha windows are in (so that the first windows are not under-weighted).
-_EWMA_ALPHA = 0.1
-# Pseudo-counts that keep a baseline share away from 0 and 1: a sub-aspect never seen before
-# has a small expected share, not an impossible one.
-_PRIOR_HITS, _PRIOR_TRIALS = 0.5, 1.0
-# Baselines are tested at their one-sided 95% upper bound (see _share_upper_bound).
-_BASELINE_Z = 1.645
 _PROMOTER_MIN = 9  # an NPS promoter scores 9-10 (Reichheld)
 
 ProductState = dict[str, Any]
@@ -399,16 +388,6 @@ def window_delta(brand: str, product: str, source: str, offset: int, result: Det
     )
 
 
-@dataclass(frozen=True, slots=True)
-class _Verdict:
-    """A rule's reading of one window: whether it fires and what it saw."""
-
-    fires: bool
-    observed: float
-    expected: float | None = None
-    reason: str = ""
-
-
 class _Judge:
     """Evaluates window rules on open windows and closes old ones (one batch, one product)."""
 
@@ -503,84 +482,16 @@ class _Judge:
         # Windows without a mention of the aspect were never stored: fold them as zeros.
         empty = min(max(0, (start - baseline["last"]) // size - 1), 100)
         for _ in range(empty):
-            _ewma_step(baseline, 0, 0)
-        _ewma_step(baseline, window["mentions"], window["negative"])
+            ewma_step(baseline, 0, 0)
+        ewma_step(baseline, window["mentions"], window["negative"])
         baseline["last"] = max(baseline["last"], start)
 
     def _verdict(
         self, rule: WindowRule, window: Window, size: int, start: int, aspect: str
-    ) -> _Verdict | None:
-        """None where the window is too small to judge, or the baseline too young."""
-        mentions = window["mentions"]
-        if mentions < rule.min_mentions:
-            return None
-        if isinstance(rule, ThresholdRule):
-            observed = _metric(window, rule.metric)
-            if observed is None:
-                return None
-            outside = (rule.low is not None and observed < rule.low) or (
-                rule.high is not None and observed > rule.high
-            )
-            return _Verdict(outside, observed)
-        baseline = self.baselines.get(f"{size}|{aspect}")
-        if isinstance(rule, EmergingRule):
-            return self._emerging(rule, window, size, start, aspect)
-        if baseline is None or baseline["windows"] < rule.min_baseline_windows:
-            return None
-        if isinstance(rule, SpikeRule):
-            return self._spike(rule, window, baseline, size, start, aspect)
-        assert isinstance(rule, VolumeRule)
-        expected = max(baseline["mentions"], 1.0)
-        # Test against the mean's upper bound: a young baseline is an uncertain one.
-        tested = expected + _BASELINE_Z * math.sqrt(expected / _effective_windows(baseline["windows"]))
-        p = poisson_upper_tail(mentions, tested)
-        fires = p < rule.p_value and mentions >= rule.min_ratio * expected
-        return _Verdict(fires, float(mentions), expected, f"p={p:.2g} (Poisson, one-sided)")
-
-    def _spike(
-        self, rule: SpikeRule, window: Window, baseline: dict[str, Any], size: int, start: int, aspect: str
-    ) -> _Verdict:
-        """Binomial test of the window's negatives against the baseline share; where the
-        previous window is still held, also of both pooled (a step that one window cannot
-        prove yet, two can). Each test at half the rule's p-value (Bonferroni)."""
-        expected = _share(baseline["negative"], baseline["mentions"], baseline["windows"])
-        tested = _share_upper_bound(expected, baseline["mentions"], baseline["windows"])
-        observed = window["negative"] / window["mentions"]
-        p = binomial_upper_tail(window["negative"], window["mentions"], tested)
-        reason = f"p={p:.2g} (binomial, one-sided)"
-        previous = self.windows.get(f"{size}|{start - size}|{aspect}") if rule.pool_previous_window else None
-        if previous is not None:
-            negative = window["negative"] + previous["negative"]
-            mentions = window["mentions"] + previous["mentions"]
-            pooled = binomial_upper_tail(negative, mentions, tested)
-            if pooled < p and negative / mentions >= rule.min_ratio * expected:
-                p, observed = pooled, negative / mentions
-                reason = f"p={p:.2g} (binomial, one-sided, this and the previous window pooled)"
-            p *= 2
-        fires = p < rule.p_value and observed >= rule.min_ratio * expected
-        return _Verdict(fires, observed, expected, reason)
-
-    def _emerging(
-        self, rule: EmergingRule, window: Window, size: int, start: int, aspect: str
-    ) -> _Verdict | None:
-        if "/" not in aspect:
-            return None
-        parent_path = aspect.rsplit("/", 1)[0]
-        parent = self.windows.get(f"{size}|{start}|{parent_path}")
-        parent_baseline = self.baselines.get(f"{size}|{parent_path}")
-        if (
-            parent is None
-            or parent_baseline is None
-            or parent_baseline["windows"] < rule.min_baseline_windows
-        ):
-            return None
-        own = self.baselines.get(f"{size}|{aspect}", {"mentions": 0.0})
-        expected = _share(own["mentions"], parent_baseline["mentions"], parent_baseline["windows"])
-        tested = _share_upper_bound(expected, parent_baseline["mentions"], parent_baseline["windows"])
-        observed = window["mentions"] / parent["mentions"]
-        p = binomial_upper_tail(window["mentions"], parent["mentions"], tested)
-        fires = p < rule.p_value and observed >= max(rule.min_share, rule.min_ratio * expected)
-        return _Verdict(fires, observed, expected, f"share of {parent_path}; p={p:.2g} (binomial, one-sided)")
+    ) -> Verdict | None:
+        """The rule kind's reading of the window (pipeline.detection.rules)."""
+        view = WindowView(window, size, start, aspect, self.windows, self.baselines)
+        return reading_for(rule).read(rule, view)
 
     def _suppression(self, rule: WindowRule, aspect: str, start: int) -> str:
         last = self.cooldown.get(f"{rule.name}|{aspect}")
@@ -596,7 +507,7 @@ class _Judge:
     def _alert(
         self,
         rule: WindowRule,
-        verdict: _Verdict,
+        verdict: Verdict,
         window: Window,
         scope: AlertScope,
         size: int,
@@ -620,7 +531,7 @@ class _Judge:
         self,
         rule: WindowRule,
         resolves: str,
-        verdict: _Verdict,
+        verdict: Verdict,
         window: Window,
         scope: AlertScope,
         size: int,
@@ -636,13 +547,13 @@ class _Judge:
         )
 
     def _window_fields(
-        self, rule: WindowRule, verdict: _Verdict, window: Window, scope: AlertScope, size: int, start: int
+        self, rule: WindowRule, verdict: Verdict, window: Window, scope: AlertScope, size: int, start: int
     ) -> dict[str, Any]:
         """The fields an alert and a resolution of a window rule share."""
         return {
             "rule": rule.name,
             "scope": scope,
-            "metric": _metric_name(rule),
+            "metric": metric_name(rule),
             "observed": round(verdict.observed, 6),
             "expected": None if verdict.expected is None else round(verdict.expected, 6),
             "band_low": rule.low if isinstance(rule, ThresholdRule) else None,
@@ -664,56 +575,6 @@ def _scope(brand: str, product: str, dimension: str) -> AlertScope:
     if dimension.startswith(CHANNEL_PREFIX):
         return AlertScope(brand=brand, channel=dimension[len(CHANNEL_PREFIX) :])
     return AlertScope(brand=brand, product=product, aspect=dimension)
-
-
-def _metric_name(rule: WindowRule) -> str:
-    if isinstance(rule, ThresholdRule):
-        return rule.metric
-    return {"spike": "negative_share", "volume": "mentions", "emerging": "share_of_parent"}[rule.kind]
-
-
-def _metric(window: Window, metric: str) -> float | None:
-    """A threshold metric of a window; None where the window has no data for it."""
-    mentions = window["mentions"]
-    if metric == "negative_share":
-        return float(window["negative"] / mentions)
-    if metric == "mentions":
-        return float(mentions)
-    if metric == "average_score":
-        return float(window["score_sum"] / mentions)
-    if metric == "average_rating":
-        return float(window["rating_sum"] / window["rated"]) if window["rated"] else None
-    answered = int(window["promoters"] + window["passives"] + window["detractors"])
-    if not answered:
-        return None
-    return 100.0 * float(window["promoters"] - window["detractors"]) / answered
-
-
-def _effective_windows(windows: int) -> int:
-    """How many windows an EWMA baseline effectively averages: all of them while young,
-    about 1/alpha once mature."""
-    return max(1, min(windows, round(1 / _EWMA_ALPHA)))
-
-
-def _share(hits: float, trials: float, windows: int) -> float:
-    """A baseline share from EWMAs of counts, smoothed by pseudo-counts (see _PRIOR_*)."""
-    weight = _effective_windows(windows)
-    return (hits * weight + _PRIOR_HITS) / (trials * weight + _PRIOR_TRIALS)
-
-
-def _share_upper_bound(share: float, mentions_per_window: float, windows: int) -> float:
-    """The share tests run against: its one-sided upper confidence bound, given how many
-    mentions the baseline rests on. A baseline of four windows is an estimate; testing
-    against its point value turned its noise into false alarms (scenario seed 3)."""
-    trials = max(mentions_per_window * _effective_windows(windows), 1.0)
-    return min(0.99, share + _BASELINE_Z * math.sqrt(share * (1 - share) / trials))
-
-
-def _ewma_step(baseline: dict[str, Any], mentions: int, negative: int) -> None:
-    baseline["windows"] += 1
-    alpha = max(_EWMA_ALPHA, 1 / baseline["windows"])
-    baseline["mentions"] += alpha * (mentions - baseline["mentions"])
-    baseline["negative"] += alpha * (negative - baseline["negative"])
 
 
 def _cooldown_of(rules: AlertRules, key: str) -> int:
