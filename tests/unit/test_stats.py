@@ -1,4 +1,6 @@
 import math
+import signal
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import given
@@ -36,3 +38,41 @@ def test_degenerate_inputs() -> None:
     assert poisson_upper_tail(0, 0.0) == 1.0
     assert poisson_upper_tail(1, 0.0) == 0.0
     assert 0.0 <= binomial_upper_tail(5000, 10_000, 0.3) < 1e-100
+
+
+@pytest.fixture
+def deadline() -> Iterator[None]:
+    """Fail, rather than hang, where a tail's loop does not end (the bug these tests pin)."""
+
+    def expired(signum: int, frame: object) -> None:
+        raise TimeoutError("tail computation did not finish within 5 s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(5)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.usefixtures("deadline")
+def test_tails_far_from_the_mean_finish_where_the_first_term_underflows() -> None:
+    # A volume surge of 6,000 mentions against a baseline of 100 (the first term is 1e-3000):
+    # the detector used to spin here for good and block its partition.
+    assert poisson_upper_tail(6000, 100.0) == 0.0
+    assert poisson_upper_tail(10, 1000.0) == 1.0
+    assert binomial_upper_tail(90_000, 100_000, 0.5) == 0.0
+    assert binomial_upper_tail(10, 100_000, 0.5) == 1.0
+
+
+@pytest.mark.usefixtures("deadline")
+def test_large_counts_near_the_mean_match_the_normal_approximation() -> None:
+    # 3.18 standard deviations above the mean: about 7.4e-4 (with continuity correction).
+    z = (100_000 - 0.5 - 99_000) / math.sqrt(99_000)
+    normal = 0.5 * math.erfc(z / math.sqrt(2))
+    assert poisson_upper_tail(100_000, 99_000.0) == pytest.approx(normal, rel=0.05)
+    z = (51_000 - 0.5 - 50_000) / math.sqrt(25_000)
+    assert binomial_upper_tail(51_000, 100_000, 0.5) == pytest.approx(
+        0.5 * math.erfc(z / math.sqrt(2)), rel=0.1
+    )
