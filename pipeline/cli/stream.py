@@ -29,9 +29,7 @@ __all__ = ["COMMANDS"]
 )
 def worker(web_port: int | None, create_topics: bool) -> None:
     """Run a Faust worker with every stage; more workers join the same consumer group."""
-    import faust
-
-    from pipeline.runtime.app import create_app
+    from pipeline.runtime.app import create_app, create_worker
     from pipeline.runtime.context import WorkerContext, ensure_pipeline_topics
 
     settings = current_settings()
@@ -46,7 +44,7 @@ def worker(web_port: int | None, create_topics: bool) -> None:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     app = create_app(ctx)
-    faust.Worker(app, loop=loop, loglevel=settings.log_level).execute_from_commandline()
+    create_worker(app, loop, settings.log_level).execute_from_commandline()
 
 
 @click.group()
