@@ -68,8 +68,8 @@ format: setup ## Apply ruff's fixes and formatting
 chaos: up ## Failure drills: 5 SIGKILLs, ClickHouse down 5 min, 10k malformed (CHAOS_N=100000); ~25 min
 	$(VOC) chaos --count $(or $(CHAOS_N),100000) | tee .local/chaos.json
 
-bench: up ## End-to-end throughput and latency of one worker (BENCH_N=50000)
-	$(VOC) bench --count $(or $(BENCH_N),50000)
+bench: up ## Worker vs Faust-free baseline: throughput, latency, RSS, changelog bytes (BENCH_N=50000, BENCH_ARGS="--workers 2")
+	$(VOC) bench --count $(or $(BENCH_N),50000) $(BENCH_ARGS)
 
 train: setup ## Retrain the sentiment and catering aspect models on ../shared/data (CV=5 also cross-validates)
 	$(VOC) train sentiment --cv-folds $(or $(CV),0)

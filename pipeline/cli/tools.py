@@ -54,7 +54,18 @@ def demo(work_dir: Path, timeout: float) -> None:
 @click.option(
     "--baseline/--no-baseline", default=True, show_default=True, help="Also run the Faust-free baseline loop."
 )
-def bench(count: int, rate: float | None, timeout: float, workers: int, baseline: bool) -> None:
+@click.option(
+    "--feedback-per-hour",
+    "per_hour",
+    default=100_000.0,
+    show_default=True,
+    type=click.FloatRange(min=1, min_open=False),
+    help="Event-time rate of the synthetic reviews (their times end now): windows close and "
+    "fingerprints expire as in production.",
+)
+def bench(
+    count: int, rate: float | None, timeout: float, workers: int, baseline: bool, per_hour: float
+) -> None:
     """Measure end-to-end feedback/s and produce→ClickHouse latency of the worker, and of
     the Faust-free baseline loop on the same data (JSON). Partitions: VOC_TOPIC_PARTITIONS."""
     import orjson
@@ -69,6 +80,7 @@ def bench(count: int, rate: float | None, timeout: float, workers: int, baseline
         timeout,
         workers=workers,
         baseline=baseline,
+        per_hour=per_hour,
     )
     click.echo(orjson.dumps(result).decode())
 

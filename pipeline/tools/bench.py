@@ -1,12 +1,13 @@
 """``voc bench``: end-to-end throughput and latency of the worker on the running services,
 beside the Faust-free baseline loop (pipeline.tools.bench_baseline) on the same data.
 
-Produces N synthetic reviews (real review texts from the demo sample, unique ids, event time
-now) into a fresh namespace, as fast as possible or at ``--rate``, with the worker processes
-running, and reads the result back from ClickHouse; then the same for the baseline loop in
-another fresh namespace. Topics and databases of a run are deleted after it. Every feedback
-row carries the raw record's Kafka timestamp (``produced_at_ms``) and the time its batch was
-stored (``stored_at_ms``). Figures:
+Produces N synthetic reviews (real review texts from the demo sample, unique ids, event times
+advancing at ``--feedback-per-hour`` and ending now, so that windows close and fingerprints
+expire as in production) into a fresh namespace, as fast as possible or at ``--rate``, with
+the worker processes running, and reads the result back from ClickHouse; then the same for the
+baseline loop in another fresh namespace. Topics and databases of a run are deleted after it.
+Every feedback row carries the raw record's Kafka timestamp (``produced_at_ms``) and the time
+its batch was stored (``stored_at_ms``). Figures:
 
 - throughput: N / (last stored - first produced), i.e. sustained feedback/s end to end;
 - latency: quantiles of stored - produced per feedback (includes queueing when saturated);
@@ -14,7 +15,9 @@ stored (``stored_at_ms``). Figures:
   texts include safety, complaint and churn wording), the alert record's Kafka timestamp
   minus the raw review's, i.e. from the input being produced to the alert being on the topic;
 - memory: each process's resident and peak resident MB once the last feedback is stored;
-- state: bytes of the table changelogs on the broker (DescribeLogDirs), in all and per feedback.
+- state: bytes of the table changelogs on the broker (DescribeLogDirs), in all and per feedback;
+- growth: RSS and changelog bytes per feedback each time another tenth of the run (at least
+  10,000 feedback) is stored, so a long run shows whether either grows with traffic.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ import subprocess
 import sys
 import time
 import uuid
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -49,13 +53,22 @@ __all__ = ["isolated_run", "run_bench", "synthetic_reviews"]
 _WARMUP = 200
 
 
-def synthetic_reviews(count: int, prefix: str, seed: int = 7) -> list[bytes]:
+def synthetic_reviews(
+    count: int,
+    prefix: str,
+    seed: int = 7,
+    *,
+    first_event: datetime | None = None,
+    per_hour: float | None = None,
+) -> list[bytes]:
     """``count`` reviews (``review:tmall:{prefix}{i}``) with the demo sample's real texts,
-    random brands, ratings and customers, and event time now."""
+    random brands, ratings and customers. Event time: now for all, or, with ``per_hour``,
+    ``first_event`` (default now) plus ``i / per_hour`` hours for the i-th."""
     rng = random.Random(seed)
     with REVIEW_SAMPLE.open(encoding="utf-8") as handle:
         texts = [(row["cat"], row["review"]) for row in csv.DictReader(handle)]
-    now = datetime.now(UTC).isoformat()
+    start = first_event or datetime.now(UTC)
+    step = timedelta(hours=1 / per_hour) if per_hour else timedelta(0)
     lines = []
     for i in range(count):
         cat, text = texts[i % len(texts)]
@@ -63,7 +76,8 @@ def synthetic_reviews(count: int, prefix: str, seed: int = 7) -> list[bytes]:
         lines.append(orjson.dumps({
             "review_id": f"{prefix}{i}", "platform": "tmall", "brand": brand,
             "product": {"sku": f"{brand}-{CATEGORIES[cat][0]}"}, "rating": rng.randint(1, 5),
-            "text": text, "created_at": now, "customer_id": f"C{rng.randrange(10_000)}",
+            "text": text, "created_at": (start + i * step).isoformat(),
+            "customer_id": f"C{rng.randrange(10_000)}",
         }))  # fmt: skip
     return lines
 
@@ -94,15 +108,47 @@ def _count(client: Any, prefix: str) -> int:
 
 
 def _wait(
-    client: Any, prefix: str, target: int, timeout_s: float, processes: list[subprocess.Popen[bytes]]
+    client: Any,
+    prefix: str,
+    target: int,
+    timeout_s: float,
+    processes: list[subprocess.Popen[bytes]],
+    on_progress: Callable[[int], None] | None = None,
 ) -> int:
+    """Poll until ``target`` feedback of the prefix are stored, the time is up or a process
+    died; ``on_progress(stored)`` after every poll."""
     deadline = time.monotonic() + timeout_s
     stored = _count(client, prefix)
     while stored < target and time.monotonic() < deadline and all(p.poll() is None for p in processes):
         time.sleep(0.5)
         stored = _count(client, prefix)
         print(f"  stored {stored}/{target}", file=sys.stderr, flush=True)
+        if on_progress is not None:
+            on_progress(stored)
     return stored
+
+
+class _Growth:
+    """RSS of each process and changelog bytes per feedback, sampled each time another
+    ``every`` feedback are stored."""
+
+    def __init__(self, settings: Settings, processes: list[subprocess.Popen[bytes]], every: int):
+        self.settings = settings
+        self.processes = processes
+        self.every = every
+        self.next_mark = every
+        self.samples: list[dict[str, Any]] = []
+
+    def __call__(self, stored: int) -> None:
+        if stored < self.next_mark:
+            return
+        self.next_mark = (stored // self.every + 1) * self.every
+        changelog = _changelog_bytes(self.settings.kafka_bootstrap, self.settings.app_id)
+        self.samples.append({
+            "stored": stored,
+            "rss_mb": [(_rss_mb(p.pid) or {}).get("rss") for p in self.processes],
+            "changelog_bytes_per_feedback": round(changelog / (stored + _WARMUP), 1),
+        })  # fmt: skip
 
 
 def _critical_alert_latencies(settings: Settings, topics: TopicNames, client: Any) -> list[int]:
@@ -194,6 +240,7 @@ def _measure(
     rate: float | None,
     log_dir: Path,
     timeout_s: float,
+    per_hour: float,
 ) -> dict[str, Any]:
     """Start ``commands`` (worker processes, or the baseline) in a fresh namespace and
     database, push a warm-up and then ``count`` reviews through, and read the figures back."""
@@ -207,17 +254,20 @@ def _measure(
     for i, command in enumerate(commands):
         # Each worker process serves its own metrics port.
         processes.append(start_worker({**env, "VOC_WEB_PORT": str(settings.web_port + i)}, log_path, command))
+    # Event times end now: the warm-up first, then the run, at per_hour feedback an hour.
+    first_event = datetime.now(UTC) - timedelta(hours=(count + _WARMUP) / per_hour)
     try:
-        asyncio.run(
-            produce_lines(settings.kafka_bootstrap, topics.reviews_raw, synthetic_reviews(_WARMUP, "W"))
-        )
+        warmup = synthetic_reviews(_WARMUP, "W", first_event=first_event, per_hour=per_hour)
+        asyncio.run(produce_lines(settings.kafka_bootstrap, topics.reviews_raw, warmup))
         if _wait(client, "W", _WARMUP, timeout_s, processes) < _WARMUP:
             raise RuntimeError(f"warm-up did not complete; see {log_path}")
-        lines = synthetic_reviews(count, "B")
+        run_start = first_event + timedelta(hours=_WARMUP / per_hour)
+        lines = synthetic_reviews(count, "B", first_event=run_start, per_hour=per_hour)
+        growth = _Growth(settings, processes, every=max(count // 10, 10_000))
         produce_started = time.monotonic()
         asyncio.run(_produce_paced(settings.kafka_bootstrap, topics.reviews_raw, lines, rate))
         produce_s = time.monotonic() - produce_started
-        stored = _wait(client, "B", count, timeout_s, processes)
+        stored = _wait(client, "B", count, timeout_s, processes, on_progress=growth)
         memory = [_rss_mb(p.pid) for p in processes]
         row = client.execute(
             "SELECT count(), min(produced_at_ms), max(produced_at_ms), max(stored_at_ms), "
@@ -243,6 +293,8 @@ def _measure(
             "rss_mb": memory,
             "changelog_bytes": changelog,
             "changelog_bytes_per_feedback": round(changelog / (count + _WARMUP), 1),
+            "growth": growth.samples,
+            "feedback_per_hour_of_event_time": per_hour,
             "partitions": settings.topic_partitions,
             "batch_max_messages": settings.batch_max_messages,
             "log": str(log_path),
@@ -270,15 +322,18 @@ def run_bench(
     timeout_s: float,
     workers: int = 1,
     baseline: bool = True,
+    per_hour: float = 100_000,
 ) -> dict[str, Any]:
     """One benchmark of ``workers`` worker processes and, on the same data and services, one
     of the Faust-free baseline loop (pipeline.tools.bench_baseline); each in a fresh namespace and
     database. Returns both and their ratio (worker throughput per process / baseline)."""
     result: dict[str, Any] = {
-        "worker": _measure(settings, "bench", [WORKER] * workers, count, rate, log_dir, timeout_s)
+        "worker": _measure(settings, "bench", [WORKER] * workers, count, rate, log_dir, timeout_s, per_hour)
     }
     if baseline:
-        result["baseline"] = _measure(settings, "benchbase", [BASELINE], count, rate, log_dir, timeout_s)
+        result["baseline"] = _measure(
+            settings, "benchbase", [BASELINE], count, rate, log_dir, timeout_s, per_hour
+        )
         result["worker_to_baseline"] = round(
             result["worker"]["throughput_per_process_per_s"] / result["baseline"]["throughput_per_s"], 3
         )
