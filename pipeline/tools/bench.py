@@ -51,6 +51,7 @@ from sinks.migrations import apply_migrations
 __all__ = ["isolated_run", "run_bench", "synthetic_reviews"]
 
 _WARMUP = 200
+_IDS_PER_QUERY = 2_000
 
 
 def synthetic_reviews(
@@ -144,11 +145,14 @@ class _Growth:
             return
         self.next_mark = (stored // self.every + 1) * self.every
         changelog = _changelog_bytes(self.settings.kafka_bootstrap, self.settings.app_id)
-        self.samples.append({
+        sample = {
             "stored": stored,
             "rss_mb": [(_rss_mb(p.pid) or {}).get("rss") for p in self.processes],
             "changelog_bytes_per_feedback": round(changelog / (stored + _WARMUP), 1),
-        })  # fmt: skip
+        }
+        self.samples.append(sample)
+        # Also on stderr at once: a long run that fails later still leaves its growth figures.
+        print(f"  growth {orjson.dumps(sample).decode()}", file=sys.stderr, flush=True)
 
 
 def _critical_alert_latencies(settings: Settings, topics: TopicNames, client: Any) -> list[int]:
@@ -161,13 +165,19 @@ def _critical_alert_latencies(settings: Settings, topics: TopicNames, client: An
             alerted_at[alert.sample_feedback_ids[0]] = record.timestamp_ms
     if not alerted_at:
         return []
-    produced = dict(
-        client.execute(
-            "SELECT feedback_id, any(produced_at_ms) FROM feedback "
-            "WHERE feedback_id IN %(ids)s GROUP BY feedback_id",
-            {"ids": tuple(alerted_at)},  # a tuple renders as (..), which 18.16 takes for IN
+    produced: dict[str, int] = {}
+    ids = sorted(alerted_at)
+    # In chunks: a 1M run raises ~16,000 critical alerts, and their ids in one IN list passed
+    # ClickHouse's max_query_size (256 KiB), which failed the run after it had finished.
+    for first in range(0, len(ids), _IDS_PER_QUERY):
+        chunk = tuple(ids[first : first + _IDS_PER_QUERY])  # a tuple renders as (..) for IN
+        produced.update(
+            client.execute(
+                "SELECT feedback_id, any(produced_at_ms) FROM feedback "
+                "WHERE feedback_id IN %(ids)s GROUP BY feedback_id",
+                {"ids": chunk},
+            )
         )
-    )
     return sorted(alerted_at[i] - produced[i] for i in alerted_at if i in produced)
 
 
