@@ -72,7 +72,8 @@ R = TypeVar("R", bound=WindowRule)
 
 
 class _Reading(Generic[R]):
-    """The reading of one rule kind. Subclasses set :attr:`metric` and implement :meth:`judge`."""
+    """The reading of one rule kind. Subclasses implement :meth:`judge` and set :attr:`metric`
+    (or, where the rule names its metric, override :meth:`metric_of`)."""
 
     metric: ClassVar[str]
 
@@ -92,8 +93,6 @@ class _Reading(Generic[R]):
 
 class ThresholdReading(_Reading[ThresholdRule]):
     """A fixed band on a window metric: fires outside ``[low, high]``."""
-
-    metric = "threshold"
 
     def judge(self, rule: ThresholdRule, view: WindowView) -> Verdict | None:
         observed = window_metric(view.window, rule.metric)

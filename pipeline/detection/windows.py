@@ -54,7 +54,7 @@ from config.alert_rules import (
 from pipeline.detection.alert_ids import alert_id, hashed_id
 from pipeline.detection.critical import DETRACTOR_MAX, VERBATIM_CHARS, critical_alerts
 from pipeline.detection.dedup import id_fingerprint, text_fingerprint
-from pipeline.detection.rules import Verdict, WindowView, ewma_step, metric_name, reading_for
+from pipeline.detection.rules import Verdict, Window, WindowView, ewma_step, metric_name, reading_for
 from schemas.alerts import Alert, AlertScope
 from schemas.feedback import Polarity, ScoredFeedback
 from schemas.windows import WindowCounts, WindowDelta
@@ -73,7 +73,6 @@ CHANNEL_PREFIX = "@"
 _PROMOTER_MIN = 9  # an NPS promoter scores 9-10 (Reichheld)
 
 ProductState = dict[str, Any]
-Window = dict[str, Any]
 
 
 @dataclass
