@@ -1,10 +1,11 @@
 r"""Detect agent: windowed counts per product in a Faust table, threshold alerts to ``{ns}.alerts``.
 
-The windows table is keyed by the record key of ``{ns}.feedback.scored`` (``brand|product``)
-and uses the producer's partitioner, so a key's changelog partition is the partition its
-feedback arrives on: a worker that takes over a partition recovers exactly that state. The
-fingerprints each product counted (pipeline.detection.dedup) are in a table of their own, keyed
-``brand|product\x1f...`` and partitioned by the product part, for the same reason.
+The windows table holds each product's detector state in parts (pipeline.detection.state),
+keyed ``brand|product`` (the record key of ``{ns}.feedback.scored``) and ``brand|product\x1f...``,
+all partitioned by the product part with the producer's partitioner, so a key's changelog
+partition is the partition its feedback arrives on: a worker that takes over a partition
+recovers exactly that state. The fingerprints each product counted (pipeline.detection.dedup)
+are in a table of their own, keyed and partitioned the same way; brands likewise.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import faust
 
 from agents._batch import BatchTimer, batches, publish_outcome
 from pipeline.detection.dedup import FingerprintStore
+from pipeline.detection.state import DetectorStateStore
 from pipeline.runtime.context import WorkerContext
 from pipeline.runtime.faust_tables import CoPartitionedTable
 from pipeline.runtime.topics import BRAND_WINDOWS_TABLE, FINGERPRINTS_TABLE, WINDOWS_TABLE
@@ -39,36 +41,36 @@ def register_detect_agent(app: faust.App, ctx: WorkerContext, publisher: KafkaPu
     deltas_topic = app.topic(
         ctx.topics.brand_windows, key_type=bytes, value_type=bytes, value_serializer="raw"
     )
-    # Keyed like their input topics and using the producer's partitioner, so a key's
-    # changelog partition is the partition its records arrive on.
-    windows, brand_windows = (
-        app.Table(
-            name, default=None, key_type=bytes, partitions=ctx.settings.topic_partitions, use_partitioner=True
-        )
-        for name in (WINDOWS_TABLE, BRAND_WINDOWS_TABLE)
-    )
-    # Several keys per product, all on the product's partition (pipeline.runtime.faust_tables).
-    fingerprint_table = app.tables.add(
-        CoPartitionedTable(
-            app, name=FINGERPRINTS_TABLE, default=None, key_type=bytes,
-            partitions=ctx.settings.topic_partitions, beacon=app.tables.beacon,
-        )
-    )  # fmt: skip
+
+    # Several keys per scope (its state's parts, its fingerprints), all on the partition its
+    # records arrive on, which the producer's partitioner picks (pipeline.runtime.faust_tables).
+    def co_partitioned(name: str, value_type: type[bytes] | None) -> Any:
+        return app.tables.add(
+            CoPartitionedTable(
+                app, name=name, default=None, key_type=bytes, value_type=value_type,
+                partitions=ctx.settings.topic_partitions, beacon=app.tables.beacon,
+            )
+        )  # fmt: skip
+
+    windows = DetectorStateStore(co_partitioned(WINDOWS_TABLE, bytes))
+    brand_windows = DetectorStateStore(co_partitioned(BRAND_WINDOWS_TABLE, bytes))
     rules = ctx.rules
-    fingerprints = FingerprintStore(cast(Any, fingerprint_table), rules.horizon_s)
+    fingerprints = FingerprintStore(co_partitioned(FINGERPRINTS_TABLE, None), rules.horizon_s)
 
-    async def forget_fingerprint_index(sender: Any, *args: Any, **kwargs: Any) -> None:
-        # The table's content changes with the partitions this worker owns.
+    async def forget_decoded(sender: Any, *args: Any, **kwargs: Any) -> None:
+        # The tables' content changes with the partitions this worker owns.
         fingerprints.forget()
+        windows.forget()
+        brand_windows.forget()
 
-    app.on_partitions_revoked.connect(cast(Any, forget_fingerprint_index))
-    app.on_partitions_assigned.connect(cast(Any, forget_fingerprint_index))
+    app.on_partitions_revoked.connect(cast(Any, forget_decoded))
+    app.on_partitions_assigned.connect(cast(Any, forget_decoded))
 
     async def finish(
-        table: Any, result: DetectOutcome, outcome: StageOutcome, extra: list[OutgoingRecord]
+        states: DetectorStateStore, result: DetectOutcome, outcome: StageOutcome, extra: list[OutgoingRecord]
     ) -> None:
-        for key, state in result.states.items():
-            table[key] = state  # one changelog write per key per batch
+        for key, (state, changes) in result.states.items():
+            states.save(key, state, changes)  # the parts the batch changed (changelog writes)
         for key, (counted, watermark) in result.counted.items():
             fingerprints.add(key, counted, watermark)  # what the batch added, and expiry
         alerts = [
@@ -91,7 +93,7 @@ def register_detect_agent(app: faust.App, ctx: WorkerContext, publisher: KafkaPu
             timer = BatchTimer(ctx, _STAGE)
             decoded, outcome = decode_batch(records, ScoredFeedback, _STAGE, ctx.topics.dlq)
             keyed = [(item.message.partition_key.encode(), item) for _, item in decoded]
-            states = {key: windows.get(key) for key, _ in keyed}
+            states = {key: windows.load(key) for key, _ in keyed}
             result = detect_batch(keyed, states, rules, datetime.now(UTC), fingerprints)
             deltas = [
                 OutgoingRecord(ctx.topics.brand_windows, d.brand.encode(), d.model_dump_json().encode())
@@ -106,7 +108,7 @@ def register_detect_agent(app: faust.App, ctx: WorkerContext, publisher: KafkaPu
             timer = BatchTimer(ctx, stage)
             decoded, outcome = decode_batch(records, WindowDelta, _STAGE, ctx.topics.dlq)
             deltas = [item.message for _, item in decoded]
-            states = {d.brand.encode(): brand_windows.get(d.brand.encode()) for d in deltas}
+            states = {d.brand.encode(): brand_windows.load(d.brand.encode()) for d in deltas}
             result = detect_brand_batch(deltas, states, rules, datetime.now(UTC))
             await finish(brand_windows, result, outcome, [])
             timer.done()

@@ -11,13 +11,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from config.alert_rules import AlertRules
 from pipeline.dead_letters import DlqPayload, dead_letter, reason_for, with_payload_policy
 from pipeline.detection.dedup import FingerprintStore
+from pipeline.detection.state import Changes, DetectorState
 from pipeline.detection.windows import (
     DetectionResult,
     update_brand_windows,
@@ -159,7 +160,8 @@ def decode_batch(
 class DetectOutcome:
     """New window states per table key, alerts to publish, late events."""
 
-    states: dict[bytes, dict[str, Any]] = field(default_factory=dict)
+    states: dict[bytes, tuple[DetectorState, Changes]] = field(default_factory=dict)
+    """Per table key: the new state and the parts of it the batch changed."""
     alerts: list[Alert] = field(default_factory=list)
     late_events: int = 0
     replayed_events: int = 0
@@ -173,7 +175,7 @@ class DetectOutcome:
 
     def add(self, key: bytes, result: DetectionResult) -> None:
         """Take one key's result in."""
-        self.states[key] = result.state
+        self.states[key] = (result.state, result.changes)
         self.alerts.extend(result.alerts)
         self.late_events += result.late_events
         self.replayed_events += result.replayed_events
@@ -184,7 +186,7 @@ class DetectOutcome:
 
 def detect_batch(
     batch: Sequence[tuple[bytes, Stored[ScoredFeedback]]],
-    states: Mapping[bytes, dict[str, Any] | None],
+    states: Mapping[bytes, DetectorState | None],
     rules: AlertRules,
     now: datetime,
     fingerprints: FingerprintStore,
@@ -216,7 +218,7 @@ def detect_batch(
 
 def detect_brand_batch(
     batch: Sequence[WindowDelta],
-    states: Mapping[bytes, dict[str, Any] | None],
+    states: Mapping[bytes, DetectorState | None],
     rules: AlertRules,
     now: datetime,
 ) -> DetectOutcome:

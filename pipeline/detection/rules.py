@@ -6,8 +6,7 @@ and returns a :class:`Verdict`, or None where the window is too small to judge o
 too young. Firing, suppression and alert building are the caller's
 (:mod:`pipeline.detection.windows`); what a rule *means* is here.
 
-Window and baseline values are the detector state's plain dicts (``mentions``, ``negative``,
-...; a baseline: ``windows`` folded, EWMA ``mentions`` and ``negative``).
+Windows and baselines are the detector state's (pipeline.detection.state).
 """
 
 from __future__ import annotations
@@ -18,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
 from config.alert_rules import EmergingRule, SpikeRule, ThresholdRule, VolumeRule, WindowRule
+from pipeline.detection.state import Baseline, Window
 from pipeline.detection.stats import binomial_upper_tail, poisson_upper_tail
 
 __all__ = ["BASELINE_Z", "EWMA_ALPHA", "Verdict", "WindowView", "ewma_step", "metric_name", "reading_for"]
@@ -30,9 +30,6 @@ BASELINE_Z = 1.645
 # Pseudo-counts that keep a baseline share away from 0 and 1: a sub-aspect never seen before
 # has a small expected share, not an impossible one.
 _PRIOR_HITS, _PRIOR_TRIALS = 0.5, 1.0
-
-Window = dict[str, Any]
-Baseline = dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +76,7 @@ class _Reading(Generic[R]):
 
     def read(self, rule: R, view: WindowView) -> Verdict | None:
         """None below the rule's ``min_mentions``; else the kind's own judgement."""
-        if view.window["mentions"] < rule.min_mentions:
+        if view.window.mentions < rule.min_mentions:
             return None
         return self.judge(rule, view)
 
@@ -117,20 +114,20 @@ class SpikeReading(_Reading[SpikeRule]):
         previous window is still held, also of both pooled (a step that one window cannot
         prove yet, two can). Each test at half the rule's p-value (Bonferroni)."""
         baseline = view.baseline()
-        if baseline is None or baseline["windows"] < rule.min_baseline_windows:
+        if baseline is None or baseline.windows < rule.min_baseline_windows:
             return None
         window = view.window
-        expected = _share(baseline["negative"], baseline["mentions"], baseline["windows"])
-        tested = _share_upper_bound(expected, baseline["mentions"], baseline["windows"])
-        observed = window["negative"] / window["mentions"]
-        p = binomial_upper_tail(window["negative"], window["mentions"], tested)
+        expected = _share(baseline.negative, baseline.mentions, baseline.windows)
+        tested = _share_upper_bound(expected, baseline.mentions, baseline.windows)
+        observed = window.negative / window.mentions
+        p = binomial_upper_tail(window.negative, window.mentions, tested)
         reason = f"p={p:.2g} (binomial, one-sided)"
         previous = (
             view.other_window(view.start - view.size, view.dimension) if rule.pool_previous_window else None
         )
         if previous is not None:
-            negative = window["negative"] + previous["negative"]
-            mentions = window["mentions"] + previous["mentions"]
+            negative = window.negative + previous.negative
+            mentions = window.mentions + previous.mentions
             pooled = binomial_upper_tail(negative, mentions, tested)
             if pooled < p and negative / mentions >= rule.min_ratio * expected:
                 p, observed = pooled, negative / mentions
@@ -147,12 +144,12 @@ class VolumeReading(_Reading[VolumeRule]):
 
     def judge(self, rule: VolumeRule, view: WindowView) -> Verdict | None:
         baseline = view.baseline()
-        if baseline is None or baseline["windows"] < rule.min_baseline_windows:
+        if baseline is None or baseline.windows < rule.min_baseline_windows:
             return None
-        mentions = view.window["mentions"]
-        expected = max(baseline["mentions"], 1.0)
+        mentions = view.window.mentions
+        expected = max(baseline.mentions, 1.0)
         # Test against the mean's upper bound: a young baseline is an uncertain one.
-        tested = expected + BASELINE_Z * math.sqrt(expected / _effective_windows(baseline["windows"]))
+        tested = expected + BASELINE_Z * math.sqrt(expected / _effective_windows(baseline.windows))
         p = poisson_upper_tail(mentions, tested)
         fires = p < rule.p_value and mentions >= rule.min_ratio * expected
         return Verdict(fires, float(mentions), expected, f"p={p:.2g} (Poisson, one-sided)")
@@ -169,18 +166,14 @@ class EmergingReading(_Reading[EmergingRule]):
         parent_path = view.dimension.rsplit("/", 1)[0]
         parent = view.other_window(view.start, parent_path)
         parent_baseline = view.baseline(parent_path)
-        if (
-            parent is None
-            or parent_baseline is None
-            or parent_baseline["windows"] < rule.min_baseline_windows
-        ):
+        if parent is None or parent_baseline is None or parent_baseline.windows < rule.min_baseline_windows:
             return None
-        own = view.baseline() or {"mentions": 0.0}
-        expected = _share(own["mentions"], parent_baseline["mentions"], parent_baseline["windows"])
-        tested = _share_upper_bound(expected, parent_baseline["mentions"], parent_baseline["windows"])
+        own = view.baseline() or Baseline()
+        expected = _share(own.mentions, parent_baseline.mentions, parent_baseline.windows)
+        tested = _share_upper_bound(expected, parent_baseline.mentions, parent_baseline.windows)
         window = view.window
-        observed = window["mentions"] / parent["mentions"]
-        p = binomial_upper_tail(window["mentions"], parent["mentions"], tested)
+        observed = window.mentions / parent.mentions
+        p = binomial_upper_tail(window.mentions, parent.mentions, tested)
         fires = p < rule.p_value and observed >= max(rule.min_share, rule.min_ratio * expected)
         return Verdict(fires, observed, expected, f"share of {parent_path}; p={p:.2g} (binomial, one-sided)")
 
@@ -205,27 +198,27 @@ def metric_name(rule: WindowRule) -> str:
 
 def window_metric(window: Window, metric: str) -> float | None:
     """A threshold metric of a window; None where the window has no data for it."""
-    mentions = window["mentions"]
+    mentions = window.mentions
     if metric == "negative_share":
-        return float(window["negative"] / mentions)
+        return float(window.negative / mentions)
     if metric == "mentions":
         return float(mentions)
     if metric == "average_score":
-        return float(window["score_sum"] / mentions)
+        return float(window.score_sum / mentions)
     if metric == "average_rating":
-        return float(window["rating_sum"] / window["rated"]) if window["rated"] else None
-    answered = int(window["promoters"] + window["passives"] + window["detractors"])
+        return float(window.rating_sum / window.rated) if window.rated else None
+    answered = int(window.promoters + window.passives + window.detractors)
     if not answered:
         return None
-    return 100.0 * float(window["promoters"] - window["detractors"]) / answered
+    return 100.0 * float(window.promoters - window.detractors) / answered
 
 
 def ewma_step(baseline: Baseline, mentions: int, negative: int) -> None:
     """Fold one closed window into a baseline (the mean of all windows while young)."""
-    baseline["windows"] += 1
-    alpha = max(EWMA_ALPHA, 1 / baseline["windows"])
-    baseline["mentions"] += alpha * (mentions - baseline["mentions"])
-    baseline["negative"] += alpha * (negative - baseline["negative"])
+    baseline.windows += 1
+    alpha = max(EWMA_ALPHA, 1 / baseline.windows)
+    baseline.mentions += alpha * (mentions - baseline.mentions)
+    baseline.negative += alpha * (negative - baseline.negative)
 
 
 def _effective_windows(windows: int) -> int:

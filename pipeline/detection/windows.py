@@ -54,7 +54,16 @@ from config.alert_rules import (
 from pipeline.detection.alert_ids import alert_id, hashed_id
 from pipeline.detection.critical import DETRACTOR_MAX, VERBATIM_CHARS, critical_alerts
 from pipeline.detection.dedup import id_fingerprint, text_fingerprint
-from pipeline.detection.rules import Verdict, Window, WindowView, ewma_step, metric_name, reading_for
+from pipeline.detection.rules import Verdict, WindowView, ewma_step, metric_name, reading_for
+from pipeline.detection.state import (
+    COUNT_FIELDS,
+    Baseline,
+    Changes,
+    DetectorState,
+    OpenAlert,
+    Window,
+    group_of,
+)
 from schemas.alerts import Alert, AlertScope
 from schemas.feedback import Polarity, ScoredFeedback
 from schemas.windows import WindowCounts, WindowDelta
@@ -72,14 +81,14 @@ _MAX_SAMPLES = 5
 CHANNEL_PREFIX = "@"
 _PROMOTER_MIN = 9  # an NPS promoter scores 9-10 (Reichheld)
 
-ProductState = dict[str, Any]
-
 
 @dataclass
 class DetectionResult:
-    """What one batch did to one product's state."""
+    """What one batch did to one scope's state."""
 
-    state: ProductState
+    state: DetectorState
+    changes: Changes = field(default_factory=Changes)
+    """The parts of the state the batch changed (what the state store writes)."""
     alerts: list[Alert] = field(default_factory=list)
     late_events: int = 0
     replayed_events: int = 0
@@ -93,8 +102,11 @@ class DetectionResult:
     counted: dict[str, float] = field(default_factory=dict)
     """The fingerprints (ids and texts) this batch counted, with their event times, for the
     caller's fingerprint store (pipeline.detection.dedup)."""
-    watermark: float = 0.0
-    """The product's watermark after the batch (the fingerprint store expires by it)."""
+
+    @property
+    def watermark(self) -> float:
+        """The scope's watermark after the batch (the fingerprint store expires by it)."""
+        return self.state.watermark
 
 
 def _nothing_counted(fingerprint: str) -> float | None:
@@ -115,47 +127,38 @@ def _aspects_with_ancestors(feedback: ScoredFeedback) -> dict[str, tuple[Polarit
     return out
 
 
-def _new_window() -> Window:
-    return {
-        "mentions": 0,
-        "positive": 0,
-        "neutral": 0,
-        "negative": 0,
-        "score_sum": 0.0,
-        "rating_sum": 0,
-        "rated": 0,
-        "promoters": 0,
-        "passives": 0,
-        "detractors": 0,
-        "alerted": [],
-        "samples": [],
-        "negative_samples": [],
-    }
-
-
-def _add(window: Window, feedback: ScoredFeedback, polarity: Polarity, score: float, evidence: str) -> None:
-    window["mentions"] += 1
-    window[("negative", "neutral", "positive")[polarity + 1]] += 1
-    window["score_sum"] += score
+def _add(window: Window, feedback: ScoredFeedback, polarity: Polarity, score: float, evidence: str) -> bool:
+    """Count one feedback in ``window``; True if it became one of the window's samples."""
+    window.mentions += 1
+    if polarity == -1:
+        window.negative += 1
+    elif polarity == 0:
+        window.neutral += 1
+    else:
+        window.positive += 1
+    window.score_sum += score
     if feedback.rating is not None:
-        window["rating_sum"] += feedback.rating
-        window["rated"] += 1
+        window.rating_sum += feedback.rating
+        window.rated += 1
     if feedback.nps is not None:
         if feedback.nps <= DETRACTOR_MAX:
-            window["detractors"] += 1
+            window.detractors += 1
         elif feedback.nps >= _PROMOTER_MIN:
-            window["promoters"] += 1
+            window.promoters += 1
         else:
-            window["passives"] += 1
-    sample = [feedback.feedback_id, evidence[:VERBATIM_CHARS]]
-    if len(window["samples"]) < _MAX_SAMPLES:
-        window["samples"].append(sample)
-    if polarity == -1 and len(window["negative_samples"]) < _MAX_SAMPLES:
-        window["negative_samples"].append(sample)
+            window.passives += 1
+    sampled = False
+    if len(window.samples) < _MAX_SAMPLES:
+        window.samples.append([feedback.feedback_id, evidence[:VERBATIM_CHARS]])
+        sampled = True
+    if polarity == -1 and len(window.negative_samples) < _MAX_SAMPLES:
+        window.negative_samples.append([feedback.feedback_id, evidence[:VERBATIM_CHARS]])
+        sampled = True
+    return sampled
 
 
 def update_product_windows(
-    state: ProductState | None,
+    state: DetectorState | None,
     batch: Sequence[ScoredFeedback],
     rules: AlertRules,
     now: datetime,
@@ -165,21 +168,22 @@ def update_product_windows(
     product-level rules. ``last_counted`` says when a fingerprint was last counted for this
     product (event time), None if never; the result's ``counted`` holds those the batch adds.
 
-    Returns the new state (``state`` is not modified), the alerts to emit (window alerts at
-    most once per rule, scope and window over the life of the state; one critical alert per
-    feedback; ``resolved`` events for alerts whose scope is back inside), counts of late,
-    replayed, duplicate and suppressed events, and what the counted feedback add to the
-    brand's aspect and channel windows.
+    Returns the new state (``state`` is not modified) and the parts of it the batch changed,
+    the alerts to emit (window alerts at most once per rule, scope and window over the life
+    of the state; one critical alert per feedback; ``resolved`` events for alerts whose scope
+    is back inside), counts of late, replayed, duplicate and suppressed events, and what the
+    counted feedback add to the brand's aspect and channel windows.
     """
-    old = state or {}
-    parts = _StateParts.restore(old)
-    origins: dict[str, int] = dict(old.get("origins", {}))
+    new = state.copy() if state is not None else DetectorState()
+    offsets = new.offsets
     sizes = rules.window_sizes
     horizon = rules.horizon_s
-    result = DetectionResult(state={})
+    result = DetectionResult(state=new)
+    changes = result.changes
     # States written before issue #15 kept the fingerprints inline: they move to the store.
     counted = result.counted
-    counted.update(old.get("texts", {}))
+    if state is not None:
+        counted.update(state.legacy_fingerprints)
 
     def last(key: str) -> float | None:
         here, before = counted.get(key), last_counted(key)
@@ -188,10 +192,10 @@ def update_product_windows(
     touched: set[str] = set()
     for feedback in batch:
         origin = f"{feedback.origin.topic}|{feedback.origin.partition}"
-        if feedback.origin.offset <= origins.get(origin, -1):
+        if feedback.origin.offset <= offsets.get(origin, -1):
             result.replayed_events += 1
             continue
-        origins[origin] = feedback.origin.offset
+        offsets[origin] = feedback.origin.offset
         t = feedback.event_time.timestamp()
         # A feedback id seen before is the same feedback sent again (a connector re-sending
         # a review); a known text from the same author is a duplicate. Neither counts again.
@@ -208,12 +212,14 @@ def update_product_windows(
         aspects = _aspects_with_ancestors(feedback)
         for size in sizes:
             start = int(t // size) * size
-            if start + 2 * size <= parts.watermark:
+            if start + 2 * size <= new.watermark:
                 result.late_events += 1
                 continue
+            changes.counts.add((size, start))
             for aspect, (polarity, score, evidence) in aspects.items():
                 key = f"{size}|{start}|{aspect}"
-                _add(_window(parts.windows, key), feedback, polarity, score, evidence)
+                if _add(_window(new.windows, key), feedback, polarity, score, evidence):
+                    changes.samples.add((size, start))
                 _add(_window(result.brand_windows, key), feedback, polarity, score, evidence)
                 touched.add(key)
             channel_key = f"{size}|{start}|{CHANNEL_PREFIX}{feedback.channel}"
@@ -224,17 +230,16 @@ def update_product_windows(
                 feedback.score,
                 feedback.text,
             )
-        parts.watermark = max(parts.watermark, t)
+        new.watermark = max(new.watermark, t)
         result.max_event_time = max(result.max_event_time, t)
     if batch:
-        parts.judge(rules, ("product",), touched, batch[0].brand, batch[0].product_sku, result, now)
-    result.state = {**parts.dump(rules), "origins": origins}
-    result.watermark = parts.watermark
+        _judge(new, rules, ("product",), touched, batch[0].brand, batch[0].product_sku, result, now)
+    _expire(new, rules)
     return result
 
 
 def update_brand_windows(
-    state: ProductState | None, deltas: Sequence[WindowDelta], rules: AlertRules, now: datetime
+    state: DetectorState | None, deltas: Sequence[WindowDelta], rules: AlertRules, now: datetime
 ) -> DetectionResult:
     """Merge the window deltas of one brand's products and evaluate the brand-level and
     channel-level rules (same windows, baselines, suppression and resolution as products).
@@ -242,10 +247,10 @@ def update_brand_windows(
     A delta whose (source, product) offset is not above the last one merged is a replay
     (the product detector re-ran a batch after a restart) and is skipped.
     """
-    old = state or {}
-    parts = _StateParts.restore(old)
-    merged: dict[str, int] = dict(old.get("merged", {}))
-    result = DetectionResult(state={})
+    new = state.copy() if state is not None else DetectorState()
+    merged = new.offsets
+    result = DetectionResult(state=new)
+    changes = result.changes
     touched: set[str] = set()
     for delta in deltas:
         source = f"{delta.source}|{delta.product}"
@@ -254,116 +259,78 @@ def update_brand_windows(
             continue
         merged[source] = delta.offset
         for key, counts in delta.windows.items():
-            size, start, _ = _parse(key)
-            if start + 2 * size <= parts.watermark:
+            group = group_of(key)
+            size, start = group
+            if start + 2 * size <= new.watermark:
                 result.late_events += 1
                 continue
-            _merge_counts(_window(parts.windows, key), counts)
+            changes.counts.add(group)
+            if _merge_counts(_window(new.windows, key), counts):
+                changes.samples.add(group)
             touched.add(key)
-        parts.watermark = max(parts.watermark, delta.max_event_time)
+        new.watermark = max(new.watermark, delta.max_event_time)
     if deltas:
-        parts.judge(rules, ("brand", "channel"), touched, deltas[0].brand, "", result, now)
-    result.state = {**parts.dump(rules), "merged": merged}
+        _judge(new, rules, ("brand", "channel"), touched, deltas[0].brand, "", result, now)
+    _expire(new, rules)
     return result
 
 
-@dataclass
-class _StateParts:
-    """The parts of a detector state that products and brands share."""
-
-    watermark: float
-    windows: dict[str, Window]
-    baselines: dict[str, dict[str, Any]]
-    open_alerts: dict[str, dict[str, Any]]
-    cooldown: dict[str, int]
-    hourly: dict[str, int]
-
-    @classmethod
-    def restore(cls, old: ProductState) -> _StateParts:
-        """Copies of the state's parts (the caller's state is never modified)."""
-        return cls(
-            watermark=old.get("watermark", 0.0),
-            windows={k: _copy_window(v) for k, v in old.get("windows", {}).items()},
-            baselines={k: dict(v) for k, v in old.get("baselines", {}).items()},
-            open_alerts={k: dict(v) for k, v in old.get("open", {}).items()},
-            cooldown=dict(old.get("cooldown", {})),
-            hourly=dict(old.get("hourly", {})),
-        )
-
-    def judge(
-        self,
-        rules: AlertRules,
-        levels: tuple[WindowLevel, ...],
-        touched: set[str],
-        brand: str,
-        product: str,
-        result: DetectionResult,
-        now: datetime,
-    ) -> None:
-        """Evaluate the touched windows, then close those the watermark has passed."""
-        judge = _Judge(
-            rules,
-            levels,
-            self.windows,
-            self.baselines,
-            self.open_alerts,
-            self.cooldown,
-            self.hourly,
-            result,
-            now,
-        )
-        for key in sorted(touched):
-            judge.evaluate(key, brand, product)
-        closing = sorted(
-            (k for k in self.windows if _window_end(k) + _window_size(k) <= self.watermark), key=_window_start
-        )
-        for key in closing:
-            judge.close(key, brand, product)
-        for key in closing:  # after all are judged: an emerging sub-aspect reads its parent
-            del self.windows[key]
-
-    def dump(self, rules: AlertRules) -> ProductState:
-        """The shared parts as state, with expired cooldowns and hour counts dropped."""
-        horizon = rules.horizon_s
-        first_hour = int(self.watermark // 3600) * 3600 - 3600
-        return {
-            "watermark": self.watermark,
-            "windows": self.windows,
-            "baselines": self.baselines,
-            "open": self.open_alerts,
-            "cooldown": {
-                k: s
-                for k, s in self.cooldown.items()
-                if s + _cooldown_of(rules, k) + horizon > self.watermark
-            },
-            "hourly": {h: n for h, n in self.hourly.items() if int(h) >= first_hour},
-        }
+def _judge(
+    state: DetectorState,
+    rules: AlertRules,
+    levels: tuple[WindowLevel, ...],
+    touched: set[str],
+    brand: str,
+    product: str,
+    result: DetectionResult,
+    now: datetime,
+) -> None:
+    """Evaluate the touched windows, then close those the watermark has passed."""
+    judge = _Judge(rules, levels, state, result, now)
+    for key in sorted(touched):
+        judge.evaluate(key, brand, product)
+    closing = sorted(
+        (k for k in state.windows if _window_end(k) + _window_size(k) <= state.watermark), key=_window_start
+    )
+    for key in closing:
+        judge.close(key, brand, product)
+    for key in closing:  # after all are judged: an emerging sub-aspect reads its parent
+        del state.windows[key]
+    if closing:
+        result.changes.baselines = True
 
 
-def _copy_window(window: Window) -> Window:
-    lists = {name: list(window[name]) for name in ("alerted", "samples", "negative_samples")}
-    return {**window, **lists}
+def _expire(state: DetectorState, rules: AlertRules) -> None:
+    """Drop cooldowns that can no longer suppress and hour counts of past hours."""
+    horizon = rules.horizon_s
+    first_hour = int(state.watermark // 3600) * 3600 - 3600
+    state.cooldown = {
+        k: s for k, s in state.cooldown.items() if s + _cooldown_of(rules, k) + horizon > state.watermark
+    }
+    state.hourly = {h: n for h, n in state.hourly.items() if int(h) >= first_hour}
 
 
 def _window(windows: dict[str, Window], key: str) -> Window:
     window = windows.get(key)
     if window is None:
-        window = windows[key] = _new_window()
+        window = windows[key] = Window()
     return window
 
 
-_COUNTS = (
-    "mentions", "positive", "neutral", "negative", "score_sum", "rating_sum", "rated",
-    "promoters", "passives", "detractors",
-)  # fmt: skip
-
-
-def _merge_counts(window: Window, counts: WindowCounts) -> None:
-    for name in _COUNTS:
-        window[name] += getattr(counts, name)
-    for name in ("samples", "negative_samples"):
-        room = _MAX_SAMPLES - len(window[name])
-        window[name].extend([list(sample) for sample in getattr(counts, name)[:room]])
+def _merge_counts(window: Window, counts: WindowCounts) -> bool:
+    """Add a delta's counts to ``window``; True if it took samples from it."""
+    for name in COUNT_FIELDS:
+        setattr(window, name, getattr(window, name) + getattr(counts, name))
+    sampled = False
+    for mine, theirs in (
+        (window.samples, counts.samples),
+        (window.negative_samples, counts.negative_samples),
+    ):
+        room = _MAX_SAMPLES - len(mine)
+        if room > 0 and theirs:
+            mine.extend([list(sample) for sample in theirs[:room]])
+            sampled = True
+    return sampled
 
 
 def window_delta(brand: str, product: str, source: str, offset: int, result: DetectionResult) -> WindowDelta:
@@ -377,9 +344,9 @@ def window_delta(brand: str, product: str, source: str, offset: int, result: Det
         windows={
             key: WindowCounts.model_validate(
                 {
-                    **{n: w[n] for n in _COUNTS},
-                    "samples": w["samples"],
-                    "negative_samples": w["negative_samples"],
+                    **{n: getattr(w, n) for n in COUNT_FIELDS},
+                    "samples": w.samples,
+                    "negative_samples": w.negative_samples,
                 }
             )
             for key, w in result.brand_windows.items()
@@ -394,21 +361,16 @@ class _Judge:
         self,
         rules: AlertRules,
         levels: tuple[WindowLevel, ...],
-        windows: dict[str, Window],
-        baselines: dict[str, dict[str, Any]],
-        open_alerts: dict[str, dict[str, Any]],
-        cooldown: dict[str, int],
-        hourly: dict[str, int],
+        state: DetectorState,
         result: DetectionResult,
         now: datetime,
     ):
         self.rules = rules
         self.levels = levels
-        self.windows = windows
-        self.baselines = baselines
-        self.open_alerts = open_alerts
-        self.cooldown = cooldown
-        self.hourly = hourly
+        self.state = state
+        self.windows = state.windows
+        self.baselines = state.baselines
+        self.open_alerts = state.open_alerts
         self.result = result
         self.now = now
 
@@ -430,12 +392,12 @@ class _Judge:
         size, start, aspect = _parse(key)
         window = self.windows[key]
         for rule in self._rules_for(brand, product, aspect):
-            if rule.window_seconds != size or rule.name in window["alerted"]:
+            if rule.window_seconds != size or rule.name in window.alerted:
                 continue
             verdict = self._verdict(rule, window, size, start, aspect)
             if verdict is None or not verdict.fires:
                 continue
-            window["alerted"].append(rule.name)  # judged once, emitted or suppressed
+            window.alerted.append(rule.name)  # judged once, emitted or suppressed
             reason = self._suppression(rule, aspect, start)
             if reason:
                 counts = self.result.suppressed
@@ -444,7 +406,7 @@ class _Judge:
             alert = self._alert(rule, verdict, window, _scope(brand, product, aspect), size, start)
             self.result.alerts.append(alert)
             if rule.resolve_after_windows:
-                self.open_alerts[f"{rule.name}|{aspect}"] = {"alert_id": alert.alert_id, "calm": 0}
+                self.open_alerts[f"{rule.name}|{aspect}"] = OpenAlert(alert.alert_id)
 
     def close(self, key: str, brand: str, product: str) -> None:
         """Fold a window that can no longer change into its baseline and into the open
@@ -458,13 +420,13 @@ class _Judge:
             verdict = self._verdict(rule, window, size, start, aspect)
             if verdict is None:
                 continue  # too few mentions to say either way
-            tracked["calm"] = 0 if verdict.fires else tracked["calm"] + 1
-            if tracked["calm"] >= rule.resolve_after_windows:
+            tracked.calm = 0 if verdict.fires else tracked.calm + 1
+            if tracked.calm >= rule.resolve_after_windows:
                 del self.open_alerts[f"{rule.name}|{aspect}"]
                 self.result.alerts.append(
                     self._resolved(
                         rule,
-                        tracked["alert_id"],
+                        tracked.alert_id,
                         verdict,
                         window,
                         _scope(brand, product, aspect),
@@ -475,15 +437,15 @@ class _Judge:
         self._fold(size, start, aspect, window)
 
     def _fold(self, size: int, start: int, aspect: str, window: Window) -> None:
-        baseline = self.baselines.setdefault(
-            f"{size}|{aspect}", {"windows": 0, "last": start - size, "mentions": 0.0, "negative": 0.0}
-        )
+        baseline = self.baselines.get(f"{size}|{aspect}")
+        if baseline is None:
+            baseline = self.baselines[f"{size}|{aspect}"] = Baseline(last=start - size)
         # Windows without a mention of the aspect were never stored: fold them as zeros.
-        empty = min(max(0, (start - baseline["last"]) // size - 1), 100)
+        empty = min(max(0, (start - baseline.last) // size - 1), 100)
         for _ in range(empty):
             ewma_step(baseline, 0, 0)
-        ewma_step(baseline, window["mentions"], window["negative"])
-        baseline["last"] = max(baseline["last"], start)
+        ewma_step(baseline, window.mentions, window.negative)
+        baseline.last = max(baseline.last, start)
 
     def _verdict(
         self, rule: WindowRule, window: Window, size: int, start: int, aspect: str
@@ -493,14 +455,14 @@ class _Judge:
         return reading_for(rule).read(rule, view)
 
     def _suppression(self, rule: WindowRule, aspect: str, start: int) -> str:
-        last = self.cooldown.get(f"{rule.name}|{aspect}")
+        last = self.state.cooldown.get(f"{rule.name}|{aspect}")
         if last is not None and last != start and abs(start - last) < rule.cooldown_seconds:
             return "cooldown"
         hour = str(start // 3600 * 3600)
-        if self.hourly.get(hour, 0) >= self.rules.suppression.max_alerts_per_hour:
+        if self.state.hourly.get(hour, 0) >= self.rules.suppression.max_alerts_per_hour:
             return "hourly_cap"
-        self.hourly[hour] = self.hourly.get(hour, 0) + 1
-        self.cooldown[f"{rule.name}|{aspect}"] = start
+        self.state.hourly[hour] = self.state.hourly.get(hour, 0) + 1
+        self.state.cooldown[f"{rule.name}|{aspect}"] = start
         return ""
 
     def _alert(
@@ -515,7 +477,7 @@ class _Judge:
         negative_metric = isinstance(rule, SpikeRule) or (
             isinstance(rule, ThresholdRule) and rule.metric == "negative_share"
         )
-        samples = window["negative_samples"] if negative_metric else window["samples"]
+        samples = window.negative_samples if negative_metric else window.samples
         return Alert(
             alert_id=alert_id(rule.name, scope, datetime.fromtimestamp(start, UTC)),
             kind=rule.kind,
@@ -557,7 +519,7 @@ class _Judge:
             "expected": None if verdict.expected is None else round(verdict.expected, 6),
             "band_low": rule.low if isinstance(rule, ThresholdRule) else None,
             "band_high": rule.high if isinstance(rule, ThresholdRule) else None,
-            "mentions": window["mentions"],
+            "mentions": window.mentions,
             "window_start": datetime.fromtimestamp(start, UTC),
             "window_end": datetime.fromtimestamp(start + size, UTC),
             "created_at": self.now,

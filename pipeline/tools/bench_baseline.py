@@ -3,7 +3,8 @@
 One process, one aiokafka consumer in a group of its own on the three raw topics:
 
     getmany (up to VOC_BATCH_MAX_MESSAGES) → score_batch (ingest + analyze) → publish the
-    scored records and dead letters → detect_batch on product states and fingerprints held in dicts →
+    scored records and dead letters → detect_batch on product states and fingerprints in the worker's
+    stores over plain dicts →
     publish the alerts → store feedback and mentions (the worker's record store and
     exactly-once inserter) → commit the batch's offsets
 
@@ -33,6 +34,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from config import Settings
 from pipeline.detection.dedup import FingerprintStore
+from pipeline.detection.state import DetectorStateStore
 from pipeline.ingest import Ingestor, ingest_chat, ingest_review, ingest_survey
 from pipeline.runtime.context import WorkerContext
 from pipeline.stages import detect_batch, score_batch
@@ -62,7 +64,7 @@ async def _process(
     records: Mapping[str, Sequence[RawRecord]],
     publisher: KafkaPublisher,
     store: RecordStore[ScoredFeedback],
-    states: dict[bytes, dict[str, Any]],
+    states: DetectorStateStore,
     fingerprints: FingerprintStore,
 ) -> int:
     """One batch through every stage; returns how many feedback rows it stored."""
@@ -79,8 +81,10 @@ async def _process(
             message = ScoredFeedback.model_validate_json(output.value)
             scored.append(Stored(message, topic, message.origin.partition, message.origin.offset))
     keyed = [(item.message.partition_key.encode(), item) for item in scored]
-    result = detect_batch(keyed, states, ctx.rules, datetime.now(UTC), fingerprints)
-    states.update(result.states)
+    current = {key: states.load(key) for key, _ in keyed}
+    result = detect_batch(keyed, current, ctx.rules, datetime.now(UTC), fingerprints)
+    for key, (state, changes) in result.states.items():
+        states.save(key, state, changes)
     for key, (counted, watermark) in result.counted.items():
         fingerprints.add(key, counted, watermark)
     alerts = [
@@ -123,7 +127,7 @@ async def run_baseline(settings: Settings) -> None:
         ctx.writer.column_types,
         ctx.metrics,
     )
-    states: dict[bytes, dict[str, Any]] = {}
+    states = DetectorStateStore({})
     fingerprints = FingerprintStore({}, ctx.rules.horizon_s)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -29,6 +29,7 @@ from typing import Any, Literal
 
 from config.alert_rules import AlertRules
 from pipeline.detection.dedup import FingerprintStore
+from pipeline.detection.state import DetectorState
 from pipeline.detection.windows import update_product_windows
 from schemas.alerts import Alert
 from schemas.feedback import AspectMention, Origin, Polarity, ScoredFeedback
@@ -271,7 +272,7 @@ def _pick(rng: random.Random, choices: tuple[tuple[str, float], ...]) -> str:
 
 def stream_alerts(scenario: Scenario, rules: AlertRules) -> Iterator[Alert]:
     """Run the scenario through the detector, window by window, a quarter window per batch."""
-    states: dict[str, dict[str, Any] | None] = {}
+    states: dict[str, DetectorState | None] = {}
     fingerprints = FingerprintStore({}, rules.horizon_s)
     by_product: dict[str, list[Injection]] = {}
     for injection in scenario.injections:

@@ -15,6 +15,7 @@ from config.alert_rules import (
     ThresholdRule,
     VolumeRule,
 )
+from pipeline.detection.state import DetectorState
 from pipeline.detection.windows import (
     DetectionResult,
     update_brand_windows,
@@ -32,7 +33,7 @@ class Stream:
 
     def __init__(self, rules: AlertRules):
         self.rules = rules
-        self.state: dict[str, Any] | None = None
+        self.state: DetectorState | None = None
         self.offset = 0
         self.alerts: list[Any] = []
         self.suppressed: dict[tuple[str, str], int] = {}
@@ -200,7 +201,7 @@ def test_resolved_after_the_scope_is_back_inside() -> None:
     resolved = [a for a in stream.alerts if a.kind == "resolved"]
     assert len(resolved) == 1
     assert resolved[0].resolves == opened.alert_id and resolved[0].rule == "neg"
-    assert stream.state is not None and stream.state["open"] == {}
+    assert stream.state is not None and stream.state.open_alerts == {}
 
 
 def test_cooldown_and_hourly_cap_suppress_and_count() -> None:
@@ -249,7 +250,7 @@ def test_brand_and_channel_windows_from_product_deltas() -> None:
         SpikeRule(name="product_spike", window_seconds=3600, min_mentions=20),  # level product
     )  # fmt: skip
     products = {sku: Stream(rules) for sku in ("P1", "P2")}
-    brand_state: dict[str, Any] | None = None
+    brand_state: DetectorState | None = None
     brand_alerts = []
     offset = 0
     for hour in range(9):

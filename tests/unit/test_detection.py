@@ -1,7 +1,9 @@
 import hashlib
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from config.alert_rules import AlertRules, ThresholdRule
+from pipeline.detection.state import DetectorState
 from pipeline.detection.windows import update_product_windows
 from schemas.feedback import AspectMention, Origin, Polarity, ScoredFeedback
 from tests.unit.conftest import T0, feedback
@@ -63,7 +65,7 @@ def test_a_window_alerts_only_once_even_across_batches() -> None:
     assert len(first.alerts) == 1
     second = update_product_windows(first.state, [scored(9, "包装", -1)], RULE, NOW)
     assert second.alerts == []
-    assert second.state["windows"][f"3600|{int(T0.timestamp())}|包装"]["mentions"] == 4
+    assert second.state.windows[f"3600|{int(T0.timestamp())}|包装"].mentions == 4
 
 
 def test_state_is_not_modified_in_place() -> None:
@@ -81,7 +83,7 @@ def test_positive_window_raises_nothing() -> None:
 def test_old_windows_are_evicted_and_late_events_counted() -> None:
     state = update_product_windows(None, [scored(1, "包装", -1)], RULE, NOW).state
     later = update_product_windows(state, [scored(2, "包装", -1, minutes=180)], RULE, NOW)
-    assert all(not key.startswith(f"3600|{int(T0.timestamp())}|") for key in later.state["windows"])
+    assert all(not key.startswith(f"3600|{int(T0.timestamp())}|") for key in later.state.windows)
     late = update_product_windows(later.state, [scored(3, "包装", -1)], RULE, NOW)
     assert late.late_events == 1
 
@@ -104,7 +106,7 @@ def test_a_replayed_batch_is_not_counted_twice() -> None:
     # After a restart the same raw records come through again, as new messages.
     again = update_product_windows(first.state, batch, RULE, NOW)
     assert (again.replayed_events, again.alerts) == (2, [])
-    assert again.state["windows"][f"3600|{int(T0.timestamp())}|包装"]["mentions"] == 2
+    assert again.state.windows[f"3600|{int(T0.timestamp())}|包装"].mentions == 2
 
 
 def test_the_same_feedback_sent_again_is_not_counted_twice() -> None:
@@ -119,7 +121,7 @@ def test_the_same_feedback_sent_again_is_not_counted_twice() -> None:
         first.counted.get,
     )  # fmt: skip
     assert (again.duplicate_events, again.replayed_events) == (1, 0)
-    assert again.state["windows"][f"3600|{int(T0.timestamp())}|包装"]["mentions"] == 1
+    assert again.state.windows[f"3600|{int(T0.timestamp())}|包装"].mentions == 1
 
 
 def test_offsets_are_tracked_per_raw_partition() -> None:
@@ -130,13 +132,11 @@ def test_offsets_are_tracked_per_raw_partition() -> None:
         first.state, [with_origin(scored(2, "包装", -1), offset=3, partition=1)], RULE, NOW
     )
     assert other.replayed_events == 0
-    assert other.state["windows"][f"3600|{int(T0.timestamp())}|包装"]["mentions"] == 2
+    assert other.state.windows[f"3600|{int(T0.timestamp())}|包装"].mentions == 2
 
 
-def _counted(result_state: dict[str, object]) -> int:
-    windows = result_state["windows"]
-    assert isinstance(windows, dict)
-    return int(windows[f"3600|{int(T0.timestamp()) // 3600 * 3600}|包装"]["mentions"])
+def _counted(state: DetectorState) -> int:
+    return state.windows[f"3600|{int(T0.timestamp()) // 3600 * 3600}|包装"].mentions
 
 
 def test_same_text_from_the_same_customer_is_flagged_not_counted() -> None:
@@ -182,9 +182,9 @@ def test_short_anonymous_texts_are_not_duplicates_of_each_other() -> None:
 def test_the_state_holds_no_fingerprints_and_legacy_ones_move_to_the_store() -> None:
     text = "包装没有封口，汤洒了一地"
     result = update_product_windows(None, [scored(1, "包装", -1, text=text, customer_ref="c1")], RULE, NOW)
-    assert "texts" not in result.state and len(result.counted) == 2  # the id and the text
+    assert result.state.legacy_fingerprints == {} and len(result.counted) == 2  # the id and the text
     # A state written before issue #15 kept them inline: still a duplicate, and handed over.
-    legacy = {**result.state, "texts": dict(result.counted)}
+    legacy = replace(result.state, legacy_fingerprints=dict(result.counted))
     again = update_product_windows(legacy, [scored(2, "包装", -1, text=text, customer_ref="c1")], RULE, NOW)
     assert again.duplicate_events == 1 and set(result.counted) <= set(again.counted)
-    assert "texts" not in again.state
+    assert again.state.legacy_fingerprints == {}
