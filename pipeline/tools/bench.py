@@ -229,17 +229,23 @@ def _rss_mb(pid: int) -> dict[str, float] | None:
 
 def _changelog_bytes(bootstrap: str, app_id: str) -> int:
     """Bytes on the broker's disks of the app's table changelogs (DescribeLogDirs)."""
-    prefix = f"{app_id}-"
+    return sum(_changelog_bytes_by_table(bootstrap, app_id).values())
+
+
+def _changelog_bytes_by_table(bootstrap: str, app_id: str) -> dict[str, int]:
+    """Bytes on the broker's disks of each of the app's table changelogs, by table name."""
+    prefix, suffix = f"{app_id}-", "-changelog"
     with admin_client(bootstrap) as admin:
         described = admin.describe_log_dirs()
-    return sum(
-        partition["partition_size"]
-        for broker in described
-        for log_dir in broker["log_dirs"]
-        for topic in log_dir["topics"]
-        if topic["name"].startswith(prefix) and topic["name"].endswith("-changelog")
-        for partition in topic["partitions"]
-    )
+    sizes: dict[str, int] = {}
+    for broker in described:
+        for log_dir in broker["log_dirs"]:
+            for topic in log_dir["topics"]:
+                name = topic["name"]
+                if name.startswith(prefix) and name.endswith(suffix):
+                    table = name[len(prefix) : -len(suffix)]
+                    sizes[table] = sizes.get(table, 0) + sum(p["partition_size"] for p in topic["partitions"])
+    return sizes
 
 
 def _measure(
@@ -287,7 +293,8 @@ def _measure(
         )[0]
         n, first_produced, _, last_stored, p50, p99, worst = row
         critical = _critical_alert_latencies(settings, topics, client)
-        changelog = _changelog_bytes(settings.kafka_bootstrap, settings.app_id)
+        by_table = _changelog_bytes_by_table(settings.kafka_bootstrap, settings.app_id)
+        changelog = sum(by_table.values())
         throughput = n / max(1e-3, (last_stored - first_produced) / 1000)
         return {
             "processes": len(processes),
@@ -303,6 +310,9 @@ def _measure(
             "rss_mb": memory,
             "changelog_bytes": changelog,
             "changelog_bytes_per_feedback": round(changelog / (count + _WARMUP), 1),
+            "changelog_bytes_per_feedback_by_table": {
+                table: round(size / (count + _WARMUP), 1) for table, size in sorted(by_table.items())
+            },
             "growth": growth.samples,
             "feedback_per_hour_of_event_time": per_hour,
             "partitions": settings.topic_partitions,
