@@ -33,6 +33,20 @@ class Settings(BaseSettings):
     """Partitions of every topic the pipeline creates; bounds the number of useful workers."""
     topic_replication_factor: int = Field(default=1, ge=1)
     """Replication factor of created topics (1 locally, 3 on a production cluster)."""
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    """How every Kafka client of the pipeline (workers, admin, CLI) talks to the brokers."""
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "SCRAM-SHA-512"
+    """SASL mechanism, for ``SASL_PLAINTEXT`` and ``SASL_SSL``."""
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: SecretStr = SecretStr("")
+    kafka_ssl_cafile: Path | None = None
+    """CA bundle that signed the brokers' certificates (``SSL``, ``SASL_SSL``); the system's
+    trust store when unset."""
+    kafka_ssl_certfile: Path | None = None
+    """Client certificate, for brokers that require mutual TLS (with ``kafka_ssl_keyfile``)."""
+    kafka_ssl_keyfile: Path | None = None
+    kafka_ssl_check_hostname: bool = True
+    """Check that a broker's certificate names the host connected to."""
     app_id: str = ""
     """Faust application id: the consumer group and the prefix of changelog topics. Derived
     from the namespace when not set (``{topic_namespace}-pipeline``, so ``voc-pipeline`` by
@@ -106,6 +120,12 @@ class Settings(BaseSettings):
     """Native protocol port."""
     clickhouse_user: str = "default"
     clickhouse_password: SecretStr = SecretStr("")
+    clickhouse_secure: bool = False
+    """TLS to ClickHouse's native port (usually 9440 then)."""
+    clickhouse_ca_certs: Path | None = None
+    """CA bundle for ``clickhouse_secure``; the system's trust store when unset."""
+    clickhouse_verify: bool = True
+    """Verify the server's certificate (``clickhouse_secure``)."""
     clickhouse_database: str = "voc"
     migrations_dir: Path = Field(default_factory=lambda: resource_path("deploy/clickhouse/migrations"))
     """Folder of the numbered migrations (the checkout's, or the installed wheel's copy)."""
@@ -128,6 +148,21 @@ class Settings(BaseSettings):
     worker, and ``voc_partition_stalled`` names the stage and partition. A sink that cannot
     store (ClickHouse down) stalls too."""
     log_level: str = "info"
+
+    @model_validator(mode="after")
+    def _check_kafka_security(self) -> Settings:
+        # A SASL protocol without credentials would fail at the first connection, far from
+        # the setting that is missing; say so at start instead.
+        if self.kafka_security_protocol.startswith("SASL") and not (
+            self.kafka_sasl_username and self.kafka_sasl_password.get_secret_value()
+        ):
+            raise ValueError(
+                f"VOC_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs "
+                "VOC_KAFKA_SASL_USERNAME and VOC_KAFKA_SASL_PASSWORD"
+            )
+        if (self.kafka_ssl_certfile is None) != (self.kafka_ssl_keyfile is None):
+            raise ValueError("VOC_KAFKA_SSL_CERTFILE and VOC_KAFKA_SSL_KEYFILE go together")
+        return self
 
     @model_validator(mode="before")
     @classmethod

@@ -74,10 +74,19 @@ class ClickHouseConfig:
     user: str
     password: str
     database: str | None
+    secure: bool = False
+    """TLS on the native protocol."""
+    ca_certs: str | None = None
+    verify: bool = True
 
 
 def connect(config: ClickHouseConfig) -> Client:
     """A native-protocol client; it connects on first use."""
+    tls: dict[str, Any] = {}
+    if config.secure:
+        tls = {"secure": True, "verify": config.verify}
+        if config.ca_certs:
+            tls["ca_certs"] = config.ca_certs
     return Client(
         host=config.host,
         port=config.port,
@@ -87,6 +96,7 @@ def connect(config: ClickHouseConfig) -> Client:
         settings={"use_client_time_zone": False},
         connect_timeout=5,
         send_receive_timeout=60,
+        **tls,
     )
 
 

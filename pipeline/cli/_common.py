@@ -11,6 +11,7 @@ import click
 from pydantic import ValidationError
 
 from config import REPO_ROOT, ConfigError, Settings
+from pipeline.runtime.kafka_connection import KafkaConnection
 from pipeline.runtime.topics import TopicNames
 from schemas.records import RawRecord
 
@@ -65,7 +66,7 @@ def print_topic(
 
     settings = current_settings()
     topic = topic_of(TopicNames.in_namespace(settings.topic_namespace))
-    click.echo(render(asyncio.run(read_topic(settings.kafka_bootstrap, topic, idle_timeout))))
+    click.echo(render(asyncio.run(read_topic(KafkaConnection.from_settings(settings), topic, idle_timeout))))
 
 
 def sentiment_scorer(settings: Settings, model: str) -> SentimentScorer:

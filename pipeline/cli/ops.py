@@ -11,6 +11,7 @@ from pipeline.cli._common import (
     current_settings,
     print_topic,
 )  # fmt: skip
+from pipeline.runtime.kafka_connection import KafkaConnection
 from pipeline.runtime.topics import TopicNames
 
 __all__ = ["COMMANDS"]
@@ -62,7 +63,9 @@ def dlq_replay(
             f"not a topic of namespace {settings.topic_namespace}: {', '.join(foreign)}"
         )
     wanted = ReplayFilter(frozenset(reasons), frozenset(stages), frozenset(source_topics or own))
-    report = asyncio.run(replay_dead_letters(settings.kafka_bootstrap, names.dlq, wanted, dry_run))
+    report = asyncio.run(
+        replay_dead_letters(KafkaConnection.from_settings(settings), names.dlq, wanted, dry_run)
+    )
     if as_json:
         click.echo(orjson.dumps({**report.to_json(), "dry_run": dry_run}).decode())
         return

@@ -14,6 +14,7 @@ from pipeline.cli._common import (
     clickhouse_client,
     current_settings,
 )  # fmt: skip
+from pipeline.runtime.kafka_connection import KafkaConnection
 from pipeline.runtime.topics import TopicNames
 
 __all__ = ["COMMANDS"]
@@ -88,7 +89,7 @@ def lag(group: str | None, as_json: bool) -> None:
     consumed = [names.reviews_raw, names.chats_raw, names.surveys_raw, names.scored]
     consumed += [names.alerts, names.actions, names.brand_windows]
     try:
-        lags = consumer_lag(settings.kafka_bootstrap, group_id, consumed)
+        lags = consumer_lag(KafkaConnection.from_settings(settings), group_id, consumed)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:
@@ -137,7 +138,9 @@ def produce(topic: str, key_field: str | None, file: Path) -> None:
     total = sum(1 for _ in iter_jsonl_lines(file))
     with tqdm(total=total, unit="msg", desc=topic, file=sys.stderr) as bar:
         sent = asyncio.run(
-            produce_lines(settings.kafka_bootstrap, topic, iter_jsonl_lines(file), key_field, bar.update)
+            produce_lines(
+                KafkaConnection.from_settings(settings), topic, iter_jsonl_lines(file), key_field, bar.update
+            )
         )
     click.echo(f"produced {sent} records to {topic}")
 

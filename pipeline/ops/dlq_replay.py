@@ -25,6 +25,7 @@ from pydantic import ValidationError
 
 from pipeline.dead_letters import PAYLOAD_HEADER
 from pipeline.ops.kafka_io import new_producer
+from pipeline.runtime.kafka_connection import KafkaConnection
 from schemas.dead_letters import DeadLetterReason
 from schemas.records import RawRecord
 
@@ -94,12 +95,12 @@ def choose(letter: RawRecord, wanted: ReplayFilter, report: ReplayReport) -> Dea
     return reason
 
 
-async def _dead_letters(bootstrap: str, topic: str) -> AsyncIterator[RawRecord]:
+async def _dead_letters(kafka: KafkaConnection, topic: str) -> AsyncIterator[RawRecord]:
     """Every record of ``topic`` from the earliest to the end offsets taken at the start (what
     arrives meanwhile is left for the next replay), one partition batch at a time."""
     # Subscribed without a group: the consumer is given every partition of the topic.
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap.split(","), enable_auto_commit=False, auto_offset_reset="earliest"
+        topic, **kafka.client_options(), enable_auto_commit=False, auto_offset_reset="earliest"
     )
     await consumer.start()
     try:
@@ -129,7 +130,7 @@ async def _dead_letters(bootstrap: str, topic: str) -> AsyncIterator[RawRecord]:
 
 
 async def replay_dead_letters(
-    bootstrap: str,
+    kafka: KafkaConnection,
     dlq_topic: str,
     wanted: ReplayFilter,
     dry_run: bool = False,
@@ -137,12 +138,12 @@ async def replay_dead_letters(
     """Send the dead letters of ``dlq_topic`` that ``wanted`` matches back to their source
     topics and wait for every ack; with ``dry_run`` only count them."""
     report = ReplayReport()
-    producer = None if dry_run else new_producer(bootstrap)
+    producer = None if dry_run else new_producer(kafka)
     if producer is not None:
         await producer.start()
     pending: list[asyncio.Future[Any]] = []
     try:
-        async for letter in _dead_letters(bootstrap, dlq_topic):
+        async for letter in _dead_letters(kafka, dlq_topic):
             reason = choose(letter, wanted, report)
             if reason is not None and producer is not None:
                 origin = f"{letter.topic}:{letter.partition}:{letter.offset}".encode()

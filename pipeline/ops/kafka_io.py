@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from pipeline.runtime.kafka_connection import KafkaConnection
 from schemas.records import RawRecord
 
 __all__ = ["iter_jsonl_lines", "key_of", "new_producer", "produce_lines", "read_topic"]
@@ -43,15 +44,16 @@ def key_of(line: bytes, field: str | None) -> bytes | None:
     return None if value is None else str(value).encode()
 
 
-def new_producer(bootstrap: str) -> AIOKafkaProducer:
-    """A producer tuned for replaying files: small linger, large batches, leader acks."""
+def new_producer(kafka: KafkaConnection) -> AIOKafkaProducer:
+    """A producer tuned for replaying files: small linger, large batches; acknowledged by
+    every in-sync replica and idempotent, so a broker lost mid-file loses and doubles nothing."""
     return AIOKafkaProducer(
-        bootstrap_servers=bootstrap.split(","), linger_ms=5, max_batch_size=262_144, acks=1
+        **kafka.client_options(), linger_ms=5, max_batch_size=262_144, acks="all", enable_idempotence=True
     )
 
 
 async def produce_lines(
-    bootstrap: str,
+    kafka: KafkaConnection,
     topic: str,
     lines: Iterable[bytes],
     key_field: str | None = None,
@@ -62,7 +64,7 @@ async def produce_lines(
 
     If ``first_offsets`` is given, it receives the lowest offset written per partition.
     """
-    producer = new_producer(bootstrap)
+    producer = new_producer(kafka)
     await producer.start()
     sent = 0
 
@@ -92,7 +94,7 @@ async def produce_lines(
 
 
 async def read_topic(
-    bootstrap: str, topic: str, idle_timeout_s: float = 3.0, max_wait_s: float = 60.0
+    kafka: KafkaConnection, topic: str, idle_timeout_s: float = 3.0, max_wait_s: float = 60.0
 ) -> list[RawRecord]:
     """Every record of ``topic`` from the beginning, in partition then offset order.
 
@@ -101,7 +103,7 @@ async def read_topic(
     # Subscribed without a group: the consumer is given every partition of the topic and,
     # having no committed offsets, starts each at the earliest record.
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap.split(","), enable_auto_commit=False, auto_offset_reset="earliest"
+        topic, **kafka.client_options(), enable_auto_commit=False, auto_offset_reset="earliest"
     )
     await consumer.start()
     records: list[RawRecord] = []

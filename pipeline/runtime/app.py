@@ -19,6 +19,7 @@ from agents import (
 from pipeline.runtime.context import WorkerContext
 from pipeline.runtime.faust_recovery import SeekFirstTableManager
 from pipeline.runtime.faust_transport import drain_producer_buffer, transport_scheme
+from pipeline.runtime.kafka_connection import KafkaConnection
 from pipeline.runtime.watchdog import ProgressWatchdog
 from sinks.kafka import KafkaPublisher
 
@@ -41,9 +42,11 @@ def create_app(ctx: WorkerContext) -> faust.App:
     # nothing to keep, so it goes to the temp dir rather than the worker's working directory.
     datadir = Path(tempfile.gettempdir()) / "voc-faust"
     datadir.mkdir(exist_ok=True)
+    kafka = KafkaConnection.from_settings(settings)
     app = faust.App(
         settings.app_id,
-        broker=[f"{scheme}://{host.strip()}" for host in settings.kafka_bootstrap.split(",")],
+        broker=[f"{scheme}://{host}" for host in kafka.hosts],
+        broker_credentials=kafka.faust_credentials(),
         store="memory://",
         # Seeks the stream partitions before resuming them; Faust's own order loses records
         # after every assignment (pipeline/runtime/faust_recovery.py).

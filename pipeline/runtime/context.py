@@ -11,6 +11,7 @@ from config import AlertRules, Settings, load_alert_rules, load_taxonomy
 from config.errors import ConfigError
 from pipeline.ingest import IngestContext
 from pipeline.runtime.kafka_admin import TopicsReport, ensure_topics
+from pipeline.runtime.kafka_connection import KafkaConnection
 from pipeline.runtime.metrics import PipelineMetrics
 from pipeline.runtime.topics import TopicNames, topic_specs
 from pipeline.runtime.watchdog import ProgressWatchdog
@@ -82,6 +83,9 @@ def clickhouse_config(settings: Settings, with_database: bool = True) -> ClickHo
         user=settings.clickhouse_user,
         password=settings.clickhouse_password.get_secret_value(),
         database=settings.clickhouse_database if with_database else None,
+        secure=settings.clickhouse_secure,
+        ca_certs=str(settings.clickhouse_ca_certs) if settings.clickhouse_ca_certs else None,
+        verify=settings.clickhouse_verify,
     )
 
 
@@ -96,7 +100,7 @@ def ensure_pipeline_topics(settings: Settings) -> TopicsReport:
         settings.topic_replication_factor,
         dlq_retention_ms=round(settings.dlq_retention_days * 86_400_000),
     )
-    return ensure_topics(settings.kafka_bootstrap, specs)
+    return ensure_topics(KafkaConnection.from_settings(settings), specs)
 
 
 def ingest_context(settings: Settings) -> IngestContext:

@@ -18,6 +18,7 @@ from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, Of
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from config.errors import ConfigError
+from pipeline.runtime.kafka_connection import KafkaConnection
 
 __all__ = [
     "PartitionLag",
@@ -65,17 +66,17 @@ class TopicsReport:
 
 
 @contextmanager
-def admin_client(bootstrap: str) -> Iterator[KafkaAdminClient]:
+def admin_client(kafka: KafkaConnection) -> Iterator[KafkaAdminClient]:
     """A connected admin client, closed afterwards; a broker that cannot be reached is a
     ConfigError naming it."""
     try:
         admin = KafkaAdminClient(
-            bootstrap_servers=[h.strip() for h in bootstrap.split(",")],
+            **kafka.client_options(),
             client_id="voc-admin",
             request_timeout_ms=30_000,
         )
     except KafkaError as exc:
-        raise ConfigError(f"cannot reach Kafka at {bootstrap}: {exc!r}") from exc
+        raise ConfigError(f"cannot reach Kafka at {kafka.bootstrap}: {exc!r}") from exc
     try:
         yield admin
     finally:
@@ -88,7 +89,7 @@ def _partition_counts(admin: KafkaAdminClient, names: Sequence[str]) -> dict[str
     return {d["name"]: len(d.get("partitions") or ()) for d in admin.describe_topics(list(names))}
 
 
-def ensure_topics(bootstrap: str, specs: Sequence[TopicSpec]) -> TopicsReport:
+def ensure_topics(kafka: KafkaConnection, specs: Sequence[TopicSpec]) -> TopicsReport:
     """Create whichever of ``specs`` do not exist, wait until each has a leader on every
     partition, and check the partition counts of those that existed.
 
@@ -96,7 +97,7 @@ def ensure_topics(bootstrap: str, specs: Sequence[TopicSpec]) -> TopicsReport:
     between counts as existing). Raises ConfigError when a strict topic has another
     partition count: the worker would keep state for keys on the wrong partitions.
     """
-    with admin_client(bootstrap) as admin:
+    with admin_client(kafka) as admin:
         present = set(admin.list_topics())
         missing = [s for s in specs if s.name not in present]
         created: list[str] = []
@@ -169,9 +170,9 @@ def _apply_configs(admin: KafkaAdminClient, specs: Sequence[TopicSpec]) -> list[
     return [change.name for change in changes]
 
 
-def delete_topics(bootstrap: str, names: Iterable[str]) -> list[str]:
+def delete_topics(kafka: KafkaConnection, names: Iterable[str]) -> list[str]:
     """Delete those of ``names`` that exist; returns the names deleted."""
-    with admin_client(bootstrap) as admin:
+    with admin_client(kafka) as admin:
         present = set(admin.list_topics())
         doomed = sorted(set(names) & present)
         if doomed:
@@ -195,11 +196,11 @@ class PartitionLag:
     lag: int
 
 
-def consumer_lag(bootstrap: str, group: str, topics: Iterable[str] = ()) -> list[PartitionLag]:
+def consumer_lag(kafka: KafkaConnection, group: str, topics: Iterable[str] = ()) -> list[PartitionLag]:
     """Committed offset, end offset and lag of ``group`` on every partition of ``topics``
     and of every topic the group has committed offsets for, sorted by topic and partition.
     Topics that do not exist are left out."""
-    with admin_client(bootstrap) as admin:
+    with admin_client(kafka) as admin:
         committed = {
             (tp.topic, tp.partition): meta.offset
             for tp, meta in admin.list_group_offsets({group: None}).get(group, {}).items()

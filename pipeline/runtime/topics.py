@@ -79,8 +79,14 @@ def topic_specs(
     deltas by brand) and their changelogs are co-partitioned with those topics, so these
     must have the settings' partition count (``strict``). Any other count elsewhere only
     changes how many workers share the work.
+
+    Replicated topics take a write only when all but one replica have it
+    (``min.insync.replicas`` = replication - 1, so 2 of 3): with the producers' ``acks=all``,
+    an acknowledged record survives the loss of any one broker, and one broker may be down
+    without stopping writes.
     """
     keyed_state = {topics.scored, topics.brand_windows}
+    durability = {"min.insync.replicas": str(replication - 1)} if replication > 1 else {}
     specs = [
         TopicSpec(
             name,
@@ -88,14 +94,20 @@ def topic_specs(
             replication,
             # Dead letters hold what the sources sent (personal data, unless masked): kept
             # only as long as the settings say.
-            {"retention.ms": str(dlq_retention_ms)} if name == topics.dlq and dlq_retention_ms else {},
+            {**durability, "retention.ms": str(dlq_retention_ms)}
+            if name == topics.dlq and dlq_retention_ms
+            else dict(durability),
             strict=name in keyed_state,
         )
         for name in topics.all()
     ]
     specs += [
         TopicSpec(
-            changelog_topic(app_id, table), partitions, replication, {"cleanup.policy": "compact"}, True
+            changelog_topic(app_id, table),
+            partitions,
+            replication,
+            {**durability, "cleanup.policy": "compact"},
+            True,
         )
         for table in TABLES
     ]

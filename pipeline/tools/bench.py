@@ -41,6 +41,7 @@ from config import Settings
 from pipeline.ops.kafka_io import new_producer, produce_lines, read_topic
 from pipeline.runtime.context import clickhouse_config, ensure_pipeline_topics
 from pipeline.runtime.kafka_admin import admin_client, delete_topics
+from pipeline.runtime.kafka_connection import KafkaConnection
 from pipeline.runtime.topics import TABLES, TopicNames, changelog_topic
 from pipeline.tools.demo_data import BRANDS, CATEGORIES, REVIEW_SAMPLE
 from pipeline.tools.worker_process import start_worker, stop_worker
@@ -83,14 +84,14 @@ def synthetic_reviews(
     return lines
 
 
-async def _produce_paced(bootstrap: str, topic: str, lines: list[bytes], rate: float | None) -> None:
+async def _produce_paced(kafka: KafkaConnection, topic: str, lines: list[bytes], rate: float | None) -> None:
     if not rate:
-        await produce_lines(bootstrap, topic, lines)
+        await produce_lines(kafka, topic, lines)
         return
     chunk = max(1, int(rate / 20))  # 20 chunks a second
     started = time.monotonic()
     # One producer for the whole run; sleep between chunks to hold the rate.
-    producer = new_producer(bootstrap)
+    producer = new_producer(kafka)
     await producer.start()
     try:
         for i in range(0, len(lines), chunk):
@@ -144,7 +145,7 @@ class _Growth:
         if stored < self.next_mark:
             return
         self.next_mark = (stored // self.every + 1) * self.every
-        changelog = _changelog_bytes(self.settings.kafka_bootstrap, self.settings.app_id)
+        changelog = _changelog_bytes(KafkaConnection.from_settings(self.settings), self.settings.app_id)
         sample = {
             "stored": stored,
             "rss_mb": [(_rss_mb(p.pid) or {}).get("rss") for p in self.processes],
@@ -157,7 +158,9 @@ class _Growth:
 
 def _critical_alert_latencies(settings: Settings, topics: TopicNames, client: Any) -> list[int]:
     """Alert record timestamp minus raw review timestamp, per critical alert of the run."""
-    records = asyncio.run(read_topic(settings.kafka_bootstrap, topics.alerts, idle_timeout_s=3.0))
+    records = asyncio.run(
+        read_topic(KafkaConnection.from_settings(settings), topics.alerts, idle_timeout_s=3.0)
+    )
     alerted_at: dict[str, int] = {}
     for record in records:
         alert = Alert.model_validate_json(record.value)
@@ -227,15 +230,15 @@ def _rss_mb(pid: int) -> dict[str, float] | None:
     }
 
 
-def _changelog_bytes(bootstrap: str, app_id: str) -> int:
+def _changelog_bytes(kafka: KafkaConnection, app_id: str) -> int:
     """Bytes on the broker's disks of the app's table changelogs (DescribeLogDirs)."""
-    return sum(_changelog_bytes_by_table(bootstrap, app_id).values())
+    return sum(_changelog_bytes_by_table(kafka, app_id).values())
 
 
-def _changelog_bytes_by_table(bootstrap: str, app_id: str) -> dict[str, int]:
+def _changelog_bytes_by_table(kafka: KafkaConnection, app_id: str) -> dict[str, int]:
     """Bytes on the broker's disks of each of the app's table changelogs, by table name."""
     prefix, suffix = f"{app_id}-", "-changelog"
-    with admin_client(bootstrap) as admin:
+    with admin_client(kafka) as admin:
         described = admin.describe_log_dirs()
     sizes: dict[str, int] = {}
     for broker in described:
@@ -274,14 +277,14 @@ def _measure(
     first_event = datetime.now(UTC) - timedelta(hours=(count + _WARMUP) / per_hour)
     try:
         warmup = synthetic_reviews(_WARMUP, "W", first_event=first_event, per_hour=per_hour)
-        asyncio.run(produce_lines(settings.kafka_bootstrap, topics.reviews_raw, warmup))
+        asyncio.run(produce_lines(KafkaConnection.from_settings(settings), topics.reviews_raw, warmup))
         if _wait(client, "W", _WARMUP, timeout_s, processes) < _WARMUP:
             raise RuntimeError(f"warm-up did not complete; see {log_path}")
         run_start = first_event + timedelta(hours=_WARMUP / per_hour)
         lines = synthetic_reviews(count, "B", first_event=run_start, per_hour=per_hour)
         growth = _Growth(settings, processes, every=max(count // 10, 10_000))
         produce_started = time.monotonic()
-        asyncio.run(_produce_paced(settings.kafka_bootstrap, topics.reviews_raw, lines, rate))
+        asyncio.run(_produce_paced(KafkaConnection.from_settings(settings), topics.reviews_raw, lines, rate))
         produce_s = time.monotonic() - produce_started
         stored = _wait(client, "B", count, timeout_s, processes, on_progress=growth)
         memory = [_rss_mb(p.pid) for p in processes]
@@ -293,7 +296,7 @@ def _measure(
         )[0]
         n, first_produced, _, last_stored, p50, p99, worst = row
         critical = _critical_alert_latencies(settings, topics, client)
-        by_table = _changelog_bytes_by_table(settings.kafka_bootstrap, settings.app_id)
+        by_table = _changelog_bytes_by_table(KafkaConnection.from_settings(settings), settings.app_id)
         changelog = sum(by_table.values())
         throughput = n / max(1e-3, (last_stored - first_produced) / 1000)
         return {
@@ -323,7 +326,7 @@ def _measure(
         for process in processes:
             stop_worker(process)
         admin.execute(f"DROP DATABASE IF EXISTS `{settings.clickhouse_database}`")
-        delete_topics(settings.kafka_bootstrap, [*topics.all(), *_changelogs(settings.app_id)])
+        delete_topics(KafkaConnection.from_settings(settings), [*topics.all(), *_changelogs(settings.app_id)])
 
 
 def _changelogs(app_id: str) -> list[str]:

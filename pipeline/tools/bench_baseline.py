@@ -37,6 +37,7 @@ from pipeline.detection.dedup import FingerprintStore
 from pipeline.detection.state import DetectorStateStore
 from pipeline.ingest import Ingestor, ingest_chat, ingest_review, ingest_survey
 from pipeline.runtime.context import WorkerContext
+from pipeline.runtime.kafka_connection import KafkaConnection
 from pipeline.stages import detect_batch, score_batch
 from schemas.feedback import ScoredFeedback
 from schemas.records import OutgoingRecord, RawRecord, Stored
@@ -102,15 +103,15 @@ async def run_baseline(settings: Settings) -> None:
     """Run the loop until SIGTERM/SIGINT; commits after every stored batch."""
     ctx = WorkerContext.build(settings)
     topics = ctx.topics
-    bootstrap = settings.kafka_bootstrap.split(",")
+    kafka = KafkaConnection.from_settings(settings)
     consumer = AIOKafkaConsumer(
         topics.reviews_raw, topics.chats_raw, topics.surveys_raw,
-        bootstrap_servers=bootstrap, group_id=f"{settings.app_id}-baseline",
+        **kafka.client_options(), group_id=f"{settings.app_id}-baseline",
         enable_auto_commit=False, auto_offset_reset="earliest",
         fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
     )  # fmt: skip
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap,
+        **kafka.client_options(),
         acks="all",
         enable_idempotence=True,
         linger_ms=settings.producer_linger_ms,

@@ -36,6 +36,7 @@ import orjson
 from config import REPO_ROOT, Settings
 from pipeline.ops.kafka_io import produce_lines, read_topic
 from pipeline.runtime.context import clickhouse_config
+from pipeline.runtime.kafka_connection import KafkaConnection
 from pipeline.runtime.topics import TopicNames
 from pipeline.tools.bench import isolated_run, synthetic_reviews
 from pipeline.tools.worker_process import start_worker, stop_worker
@@ -131,7 +132,9 @@ class _Run:
         return stored
 
     def produce(self, lines: list[bytes]) -> None:
-        asyncio.run(produce_lines(self.settings.kafka_bootstrap, self.topics.reviews_raw, lines))
+        asyncio.run(
+            produce_lines(KafkaConnection.from_settings(self.settings), self.topics.reviews_raw, lines)
+        )
 
     def close(self) -> None:
         for worker in self.workers:
@@ -176,7 +179,9 @@ def _exactly_once(run: _Run, expected: int) -> dict[str, Any]:
     names = ("rows", "distinct", "final", "rollup_feedback", "mentions", "rollup_mentions",
              "mentions_expected", "alerts_final", "alert_ids")  # fmt: skip
     figures: dict[str, Any] = {name: int(value or 0) for name, value in zip(names, row, strict=True)}
-    alert_events = asyncio.run(read_topic(run.settings.kafka_bootstrap, run.topics.alerts, 3.0, 120.0))
+    alert_events = asyncio.run(
+        read_topic(KafkaConnection.from_settings(run.settings), run.topics.alerts, 3.0, 120.0)
+    )
     ids = Counter(orjson.loads(r.value)["alert_id"] for r in alert_events)
     figures["alert_events_on_topic"] = len(alert_events)
     figures["alert_ids_on_topic"] = len(ids)
@@ -333,7 +338,9 @@ def drill_malformed(
             figures: dict[str, Any] = {"throughput_per_s": _throughput(run), "livez_restarts": run.restarts}
             figures.update(_exactly_once(run, count))
             if bad:
-                dead = asyncio.run(read_topic(run.settings.kafka_bootstrap, run.topics.dlq, 5.0, 300.0))
+                dead = asyncio.run(
+                    read_topic(KafkaConnection.from_settings(run.settings), run.topics.dlq, 5.0, 300.0)
+                )
                 reasons = Counter(DeadLetterReason.from_headers(r.headers).reason for r in dead)
                 figures.update(dead_letters=len(dead), reasons=dict(reasons), reasons_expected=dict(expected),
                                reasons_right=reasons == expected)  # fmt: skip

@@ -20,6 +20,7 @@ from pipeline.ingest import IngestContext, ingest_chat, ingest_review, ingest_su
 from pipeline.ops.kafka_io import iter_jsonl_lines, produce_lines, read_topic
 from pipeline.reporting.report import format_table, render_report
 from pipeline.runtime.context import ingest_context, load_sentiment_scorer
+from pipeline.runtime.kafka_connection import KafkaConnection
 from pipeline.runtime.topics import TopicNames
 from pipeline.tools.demo_data import COMPETITORS, OWN_BRAND, DemoManifest, write_demo_files
 from pipeline.tools.worker_process import start_worker, stop_worker
@@ -218,7 +219,9 @@ def run_demo(settings: Settings, client: Client, work_dir: Path, timeout_s: floa
             offsets: dict[int, int] = {}
             lines = iter_jsonl_lines(manifest.files[name])
             sent = asyncio.run(
-                produce_lines(settings.kafka_bootstrap, topic, lines, key, first_offsets=offsets)
+                produce_lines(
+                    KafkaConnection.from_settings(settings), topic, lines, key, first_offsets=offsets
+                )
             )
             first_offsets.update({(topic, partition): offset for partition, offset in offsets.items()})
             print(f"[demo] produced {sent} {name} to {topic}", flush=True)
@@ -245,9 +248,11 @@ def run_demo(settings: Settings, client: Client, work_dir: Path, timeout_s: floa
         # The demo's brands are one group unless the settings name others.
         groups = settings.brand_groups or {OWN_BRAND: COMPETITORS}
         print("\n" + render_report(client, brand_groups=groups) + "\n")
-        alerts = asyncio.run(read_topic(settings.kafka_bootstrap, topics.alerts, idle_timeout_s=2))
+        alerts = asyncio.run(
+            read_topic(KafkaConnection.from_settings(settings), topics.alerts, idle_timeout_s=2)
+        )
         print(f"Alert events consumed from {topics.alerts}: " + format_alerts([r.value for r in alerts]))
-        dead = asyncio.run(read_topic(settings.kafka_bootstrap, topics.dlq, idle_timeout_s=2))
+        dead = asyncio.run(read_topic(KafkaConnection.from_settings(settings), topics.dlq, idle_timeout_s=2))
         print(f"\nDead letters on {topics.dlq}: " + format_dead_letters(dead))
         ok = stored >= to_store and bool(alerts)
         print(

@@ -27,6 +27,7 @@ from config import Settings
 from pipeline.ops.kafka_io import produce_lines, read_topic
 from pipeline.runtime.context import clickhouse_config, ensure_pipeline_topics
 from pipeline.runtime.kafka_admin import consumer_lag, delete_topics
+from pipeline.runtime.kafka_connection import KafkaConnection
 from pipeline.runtime.topics import TopicNames, topic_specs
 from pipeline.tools.chaos import read_until_settled
 from pipeline.tools.worker_process import start_worker, stop_worker
@@ -78,6 +79,11 @@ class Stack:
     web_ports: dict[int, int] = field(default_factory=dict)
     """Worker pid → its HTTP port (``/metrics``, ``/livez``)."""
 
+    @property
+    def kafka(self) -> KafkaConnection:
+        """How this test's clients reach the broker."""
+        return KafkaConnection.from_settings(self.settings)
+
     def client(self) -> Client:
         return connect(clickhouse_config(self.settings))
 
@@ -117,13 +123,13 @@ class Stack:
 
     def uncommitted(self, *topics: str) -> int:
         """Records of ``topics`` the group has not committed: what its next worker reads again."""
-        return sum(p.lag for p in consumer_lag(self.settings.kafka_bootstrap, self.settings.app_id, topics))
+        return sum(p.lag for p in consumer_lag(self.kafka, self.settings.app_id, topics))
 
     def produce(self, topic: str, lines: list[bytes], key_field: str | None = None) -> int:
-        return asyncio.run(produce_lines(self.settings.kafka_bootstrap, topic, lines, key_field))
+        return asyncio.run(produce_lines(self.kafka, topic, lines, key_field))
 
     def read(self, topic: str, idle_timeout_s: float = 2.0) -> list[RawRecord]:
-        return asyncio.run(read_topic(self.settings.kafka_bootstrap, topic, idle_timeout_s))
+        return asyncio.run(read_topic(self.kafka, topic, idle_timeout_s))
 
     def wait_until(
         self, what: str, probe: Callable[[], Any], done: Callable[[Any], bool], timeout_s: float = 120
@@ -192,7 +198,7 @@ def make_stack(tmp_path: Path) -> Iterator[Callable[..., Stack]]:
         # Kafka keeps topics on disk: a test's topics go with it.
         settings = stack.settings
         specs = topic_specs(stack.topics, settings.app_id, settings.topic_partitions, 1)
-        delete_topics(settings.kafka_bootstrap, [spec.name for spec in specs])
+        delete_topics(KafkaConnection.from_settings(settings), [spec.name for spec in specs])
         admin = connect(clickhouse_config(stack.settings, with_database=False))
         admin.execute(f"DROP DATABASE IF EXISTS `{stack.settings.clickhouse_database}`")
         admin.disconnect()

@@ -16,6 +16,7 @@ from config import REPO_ROOT
 from pipeline.dead_letters import PAYLOAD_HEADER
 from pipeline.ops.dlq_replay import REPLAYED_FROM_HEADER
 from pipeline.runtime.kafka_admin import admin_client
+from pipeline.runtime.kafka_connection import KafkaConnection
 from schemas.dead_letters import DeadLetterReason
 from tests.integration.conftest import Stack
 
@@ -54,7 +55,7 @@ def test_a_dead_letter_is_masked_expires_and_replays_once_its_cause_is_fixed(
         assert dict(letter.headers)[PAYLOAD_HEADER] == b"masked"
         assert PHONE.encode() not in letter.value
         assert orjson.loads(letter.value)["text"] == "快递太慢了,打我电话<PHONE>"
-    with admin_client(stack.settings.kafka_bootstrap) as admin:
+    with admin_client(KafkaConnection.from_settings(stack.settings)) as admin:
         configs = admin.describe_configs(
             [ConfigResource(ConfigResourceType.TOPIC, stack.topics.dlq, {"retention.ms": None})]
         )

@@ -20,6 +20,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from pipeline.runtime.context import build_analyzer
+from pipeline.runtime.kafka_connection import KafkaConnection
 from schemas.feedback import Feedback, Origin
 from tests.integration.conftest import Stack
 
@@ -52,11 +53,11 @@ def scored_feedback(stack: Stack) -> tuple[list[bytes], int]:
     return values, mentions
 
 
-async def _offsets(bootstrap: str, group: str, topic: str, partitions: int) -> tuple[list[int], list[int]]:
+async def _offsets(
+    kafka: KafkaConnection, group: str, topic: str, partitions: int
+) -> tuple[list[int], list[int]]:
     """The group's committed offset (0 where none) and the end offset, per partition."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap.split(","), group_id=group, enable_auto_commit=False
-    )
+    consumer = AIOKafkaConsumer(**kafka.client_options(), group_id=group, enable_auto_commit=False)
     await consumer.start()
     try:
         tps = [TopicPartition(topic, p) for p in range(partitions)]
@@ -68,7 +69,9 @@ async def _offsets(bootstrap: str, group: str, topic: str, partitions: int) -> t
 
 def offsets(stack: Stack, topic: str) -> tuple[list[int], list[int]]:
     settings = stack.settings
-    return asyncio.run(_offsets(settings.kafka_bootstrap, settings.app_id, topic, settings.topic_partitions))
+    return asyncio.run(
+        _offsets(KafkaConnection.from_settings(settings), settings.app_id, topic, settings.topic_partitions)
+    )
 
 
 def committed(stack: Stack) -> list[int]:

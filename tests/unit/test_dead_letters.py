@@ -80,3 +80,12 @@ def test_the_dead_letter_listing_says_what_the_values_are() -> None:
         [RawRecord("voc.dlq", 0, 0, 0, out.key, out.value, tuple(out.headers or ()))]
     )
     assert "value (masked)" in listed and "13812345678" not in listed
+
+
+def test_replicated_topics_need_all_but_one_replica_in_sync() -> None:
+    topics = TopicNames.in_namespace("voc")
+    replicated = {s.name: s for s in topic_specs(topics, "voc-pipeline", 12, 3, 604_800_000)}
+    assert all(s.configs["min.insync.replicas"] == "2" for s in replicated.values())
+    assert replicated[topics.dlq].configs["retention.ms"] == "604800000"
+    single = topic_specs(topics, "voc-pipeline", 4, 1)
+    assert all("min.insync.replicas" not in s.configs for s in single)
