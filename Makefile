@@ -7,7 +7,7 @@ VOC := $(VENV)/bin/voc
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup up browser down status demo test test-unit test-integration test-rebalance lint format chaos bench bench-queries train eval eval-pii bench-nlp clean
+.PHONY: help setup up browser prometheus down status demo test test-unit test-integration test-rebalance lint format chaos bench bench-queries train eval eval-pii bench-nlp clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -35,6 +35,9 @@ up: setup ## Start Apache Kafka (KRaft, from Maven Central jars) and ClickHouse;
 browser: ## Install Debian's chromium if missing (the HTML report test uses it headless)
 	bash deploy/local/services.sh browser
 
+prometheus: ## Install Debian's prometheus and promtool if missing (the monitoring tests run them)
+	bash deploy/local/services.sh prometheus
+
 down: ## Stop the local services
 	bash deploy/local/services.sh down
 
@@ -44,13 +47,13 @@ status: ## Show which local services run
 demo: up ## Set everything up, run the pipeline on the demo data, print report and alerts
 	$(VOC) demo
 
-test: up browser ## Run unit and integration tests against the real services
+test: up browser prometheus ## Run unit and integration tests against the real services
 	$(PY) -m pytest tests -m "not rebalance"
 
 test-unit: setup ## Run the unit tests only (no services)
 	$(PY) -m pytest tests/unit
 
-test-integration: up browser ## Run the integration tests only
+test-integration: up browser prometheus ## Run the integration tests only
 	$(PY) -m pytest tests/integration -m "not rebalance"
 
 test-rebalance: up ## Restart and join workers mid-stream, N rounds (REPEAT=5); fails if any round fails

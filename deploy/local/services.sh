@@ -73,6 +73,24 @@ install_browser() {
     chromium fonts-wqy-zenhei fontconfig >/dev/null
 }
 
+# The monitoring tests run Debian's Prometheus for real: promtool on the alerting rules, and a
+# server scraping a worker. Installed only, never started here (each test starts its own);
+# policy-rc.d keeps the package from starting the system service it ships.
+install_prometheus() {
+  if command -v prometheus >/dev/null && command -v promtool >/dev/null; then
+    log "prometheus and promtool already installed"; return 0
+  fi
+  log "installing Debian's prometheus (apt), for the monitoring tests"
+  as_root apt-get update -qq
+  local policy=/usr/sbin/policy-rc.d created=
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\nexit 101\n' | as_root tee "$policy" >/dev/null && as_root chmod +x "$policy" && created=1
+  fi
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+  [[ -n $created ]] && as_root rm -f "$policy"
+  command -v promtool >/dev/null || die "prometheus installed but promtool not found"
+}
+
 install_java_maven() {
   command -v java >/dev/null && command -v mvn >/dev/null && return 0
   log "installing Java 17 and Maven (apt), to fetch and run Apache Kafka"
@@ -191,5 +209,6 @@ case ${1:-}:${2:-} in
   down:clickhouse) clickhouse_down ;;
   status:) status ;;
   browser:) install_browser ;;
-  *) echo "usage: $0 up|down [kafka|clickhouse] | status | browser" >&2; exit 2 ;;
+  prometheus:) install_prometheus ;;
+  *) echo "usage: $0 up|down [kafka|clickhouse] | status | browser | prometheus" >&2; exit 2 ;;
 esac

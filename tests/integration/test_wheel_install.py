@@ -1,7 +1,8 @@
 """A non-editable install finds its files: the wheel, installed into a fresh virtualenv, migrates
 a real ClickHouse database, reads the documented BI queries and the demo sample from its own
 copies (config/resources.py), and imports the compiled hot path; no file of the checkout is
-on its path."""
+on its path. The wheel is built from exactly the files the container image's build stage
+copies (deploy/docker/Dockerfile), so the image's build context is tested with it."""
 
 from __future__ import annotations
 
@@ -42,6 +43,24 @@ print(json.dumps({
 """
 
 
+def dockerfile_build_sources(dockerfile: Path) -> list[str]:
+    """The sources of the COPY instructions of a Dockerfile's first stage (from the context)."""
+    sources: list[str] = []
+    stages = 0
+    for line in dockerfile.read_text().splitlines():
+        words = line.split()
+        if not words:
+            continue
+        if words[0] == "FROM":
+            stages += 1
+        elif words[0] == "COPY" and stages == 1 and not words[1].startswith("--from"):
+            sources.extend(word.lstrip("./") or "." for word in words[1:-1])
+    assert sources, f"no COPY in the first stage of {dockerfile}"
+    missing = [s for s in sources if not (REPO_ROOT / s).exists()]
+    assert not missing, f"{dockerfile} copies what the repository does not have: {missing}"
+    return sources
+
+
 def _run(args: list[str | Path], cwd: Path, env: dict[str, str], timeout: float = 120) -> str:
     done = subprocess.run(
         [str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
@@ -53,11 +72,15 @@ def _run(args: list[str | Path], cwd: Path, env: dict[str, str], timeout: float 
 def test_wheel_in_a_fresh_venv_finds_its_files_and_migrates(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     # Built from a copy of the files git keeps (committed, or new and not ignored): a build/
-    # folder left in the checkout by an earlier build would otherwise slip its files in.
+    # folder left in the checkout by an earlier build would otherwise slip its files in. Of
+    # those, only what the Dockerfile's build stage copies.
     source = tmp_path / "source"
+    copied = dockerfile_build_sources(REPO_ROOT / "deploy" / "docker" / "Dockerfile")
     listed = _run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], REPO_ROOT, env)
     for relative in filter(None, listed.split("\0")):
-        if (REPO_ROOT / relative).is_file():
+        if (REPO_ROOT / relative).is_file() and any(
+            relative == path or relative.startswith(path.rstrip("/") + "/") for path in copied
+        ):
             (source / relative).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO_ROOT / relative, source / relative)
     wheels = tmp_path / "wheels"
