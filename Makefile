@@ -7,7 +7,7 @@ VOC := $(VENV)/bin/voc
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup up browser prometheus down status demo test test-unit test-integration test-rebalance lint format chaos bench bench-queries train eval eval-pii bench-nlp clean
+.PHONY: help setup up browser prometheus zookeeper down status demo test test-unit test-integration test-rebalance lint format chaos bench bench-queries train eval eval-pii bench-nlp clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -38,6 +38,9 @@ browser: ## Install Debian's chromium if missing (the HTML report test uses it h
 prometheus: ## Install Debian's prometheus and promtool if missing (the monitoring tests run them)
 	bash deploy/local/services.sh prometheus
 
+zookeeper: ## Fetch ZooKeeper's jars from Maven Central if missing (the ClickHouse cluster test starts one)
+	bash deploy/local/services.sh zookeeper
+
 down: ## Stop the local services
 	bash deploy/local/services.sh down
 
@@ -47,13 +50,13 @@ status: ## Show which local services run
 demo: up ## Set everything up, run the pipeline on the demo data, print report and alerts
 	$(VOC) demo
 
-test: up browser prometheus ## Run unit and integration tests against the real services
+test: up browser prometheus zookeeper ## Run unit and integration tests against the real services
 	$(PY) -m pytest tests -m "not rebalance"
 
 test-unit: setup ## Run the unit tests only (no services)
 	$(PY) -m pytest tests/unit
 
-test-integration: up browser prometheus ## Run the integration tests only
+test-integration: up browser prometheus zookeeper ## Run the integration tests only
 	$(PY) -m pytest tests/integration -m "not rebalance"
 
 test-rebalance: up ## Restart and join workers mid-stream, N rounds (REPEAT=5); fails if any round fails

@@ -127,6 +127,10 @@ class Settings(BaseSettings):
     clickhouse_verify: bool = True
     """Verify the server's certificate (``clickhouse_secure``)."""
     clickhouse_database: str = "voc"
+    clickhouse_cluster: str = ""
+    """Name of a ClickHouse cluster (``<remote_servers>``) to lay the tables out on: replicated
+    ``_local`` tables and ``Distributed`` tables over them, created ``ON CLUSTER``
+    (sinks/cluster_layout.py). Empty: one server, plain MergeTree tables."""
     migrations_dir: Path = Field(default_factory=lambda: resource_path("deploy/clickhouse/migrations"))
     """Folder of the numbered migrations (the checkout's, or the installed wheel's copy)."""
     sink_retry_max_backoff_s: float = Field(default=30.0, gt=0)

@@ -78,6 +78,8 @@ class ClickHouseConfig:
     """TLS on the native protocol."""
     ca_certs: str | None = None
     verify: bool = True
+    cluster: str = ""
+    """Set when the tables are a cluster's distributed ones (sinks.cluster_layout)."""
 
 
 def connect(config: ClickHouseConfig) -> Client:
@@ -93,7 +95,12 @@ def connect(config: ClickHouseConfig) -> Client:
         user=config.user,
         password=config.password,
         database=config.database or "default",
-        settings={"use_client_time_zone": False},
+        settings={
+            "use_client_time_zone": False,
+            # An insert into a Distributed table returns once the shards have the rows, not
+            # when they are queued on this server: the offsets are committed after it.
+            **({"insert_distributed_sync": 1} if config.cluster else {}),
+        },
         connect_timeout=5,
         send_receive_timeout=60,
         **tls,

@@ -14,6 +14,8 @@ from pathlib import Path
 
 from clickhouse_driver import Client
 
+from sinks.cluster_layout import ClusterLayout
+
 __all__ = ["Migration", "apply_migrations", "read_migrations"]
 
 log = logging.getLogger(__name__)
@@ -48,20 +50,44 @@ def read_migrations(directory: Path) -> list[Migration]:
     return migrations
 
 
-def apply_migrations(client: Client, database: str, directory: Path) -> list[Migration]:
+_SCHEMA_MIGRATIONS = (
+    "CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, name String, applied_at DateTime) "
+    "ENGINE = MergeTree ORDER BY version"
+)
+
+
+def apply_migrations(client: Client, database: str, directory: Path, cluster: str = "") -> list[Migration]:
     """Create ``database`` if needed and apply the migrations not yet recorded there.
 
     Returns the migrations applied by this call (empty when the schema is current).
-    ``client`` must not be bound to ``database`` (it may not exist yet).
+    ``client`` must not be bound to ``database`` (it may not exist yet). With ``cluster``,
+    every statement is rewritten for that cluster and runs on all its hosts
+    (sinks.cluster_layout); the migrations are recorded once, in a table of the same layout.
     """
     quoted = f"`{database.replace('`', '')}`"
-    client.execute(f"CREATE DATABASE IF NOT EXISTS {quoted}")
-    client.execute(
-        f"CREATE TABLE IF NOT EXISTS {quoted}.schema_migrations "
-        "(version UInt32, name String, applied_at DateTime) "
-        "ENGINE = MergeTree ORDER BY version"
-    )
+    layout = ClusterLayout(cluster, database.replace("`", "")) if cluster else None
+
+    def run(statement: str) -> None:
+        if layout is None:
+            client.execute(statement)
+            return
+        for rewritten in layout.rewrite(statement):
+            client.execute(rewritten, settings={"insert_distributed_sync": 1})
+
+    if layout is None:
+        client.execute(f"CREATE DATABASE IF NOT EXISTS {quoted}")
+    else:
+        client.execute(layout.database_statement())
+    client.execute(f"USE {quoted}")
+    run(_SCHEMA_MIGRATIONS)
     applied = {row[0] for row in client.execute(f"SELECT version FROM {quoted}.schema_migrations")}
+    if layout is not None:
+        # What earlier runs laid out (tables, their sharding keys), so that a later migration's
+        # views read the _local tables and its ALTERs can rebuild the Distributed ones.
+        for migration in read_migrations(directory):
+            if migration.version in applied:
+                for statement in migration.statements:
+                    layout.rewrite(statement)
     done: list[Migration] = []
     for migration in read_migrations(directory):
         if migration.version in applied:
@@ -70,10 +96,11 @@ def apply_migrations(client: Client, database: str, directory: Path) -> list[Mig
         # Migration SQL names tables without a database, so the same files serve any database.
         client.execute(f"USE {quoted}")
         for statement in migration.statements:
-            client.execute(statement)
+            run(statement)
         client.execute(
             f"INSERT INTO {quoted}.schema_migrations (version, name, applied_at) VALUES",
             [(migration.version, migration.name, datetime.now(UTC))],
+            settings={"insert_distributed_sync": 1} if layout is not None else None,
         )
         done.append(migration)
     return done

@@ -99,23 +99,31 @@ install_java_maven() {
     openjdk-17-jre-headless maven >/dev/null
 }
 
-# The broker's jars, copied from the local Maven repository (~/.m2, filled from Maven Central
-# on the first run) into $KAFKA_DIR/libs; done again only when deploy/kafka/pom.xml changes.
-kafka_jars() {
-  local libs=$KAFKA_DIR/libs pom=$ROOT/deploy/kafka/pom.xml
+# The jars a pom names, copied from the local Maven repository (~/.m2, filled from Maven
+# Central on the first run) into DIR/libs; done again only when the pom changes.
+maven_jars() {  # maven_jars NAME POM DIR
+  local name=$1 pom=$2 dir=$3 libs=$3/libs
   local want; want=$(sha256sum "$pom" | cut -d' ' -f1)
   [[ -f $libs/.pom.sha256 && $(cat "$libs/.pom.sha256") == "$want" ]] && return 0
   install_java_maven
-  log "fetching Apache Kafka's jars from Maven Central (first run only)"
+  mkdir -p "$dir"
+  log "fetching $name's jars from Maven Central (first run only)"
   rm -rf "$libs.partial"
   mvn -q -B -f "$pom" dependency:copy-dependencies -DincludeScope=runtime \
-    -DoutputDirectory="$libs.partial" >"$KAFKA_DIR/mvn.log" 2>&1 \
-    || die "could not fetch Kafka's jars; see $KAFKA_DIR/mvn.log"
+    -DoutputDirectory="$libs.partial" >"$dir/mvn.log" 2>&1 \
+    || die "could not fetch $name's jars; see $dir/mvn.log"
   echo "$want" >"$libs.partial/.pom.sha256"
   rm -rf "$libs" && mv "$libs.partial" "$libs"
 }
 
+# The broker (deploy/kafka/pom.xml) into $KAFKA_DIR/libs.
+kafka_jars() { maven_jars "Apache Kafka" "$ROOT/deploy/kafka/pom.xml" "$KAFKA_DIR"; }
+
 kafka_java() { java -cp "$KAFKA_DIR/libs/*" "$@"; }
+
+# ZooKeeper (deploy/zookeeper/pom.xml) into $STATE/zookeeper/libs, for the ClickHouse cluster
+# test, which starts its own server from them.
+zookeeper_jars() { maven_jars ZooKeeper "$ROOT/deploy/zookeeper/pom.xml" "$STATE/zookeeper"; }
 
 # server.properties from the template, and the storage formatted once (a KRaft node refuses
 # to start on an unformatted log dir). The data survives `down`; `make clean` removes it.
@@ -210,5 +218,6 @@ case ${1:-}:${2:-} in
   status:) status ;;
   browser:) install_browser ;;
   prometheus:) install_prometheus ;;
-  *) echo "usage: $0 up|down [kafka|clickhouse] | status | browser | prometheus" >&2; exit 2 ;;
+  zookeeper:) zookeeper_jars ;;
+  *) echo "usage: $0 up|down [kafka|clickhouse] | status | browser | prometheus | zookeeper" >&2; exit 2 ;;
 esac

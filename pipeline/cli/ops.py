@@ -124,7 +124,14 @@ def forget(
             )
         return
     try:
-        report = forget_customer(client, settings.clickhouse_database, ref, requested_by, timeout)
+        report = forget_customer(
+            client,
+            settings.clickhouse_database,
+            ref,
+            requested_by,
+            timeout,
+            cluster=settings.clickhouse_cluster,
+        )
     except ErasureIncomplete as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:

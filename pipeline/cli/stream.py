@@ -113,7 +113,9 @@ def db_migrate() -> None:
 
     settings = current_settings()
     client = clickhouse_client(settings, with_database=False)
-    applied = apply_migrations(client, settings.clickhouse_database, settings.migrations_dir)
+    applied = apply_migrations(
+        client, settings.clickhouse_database, settings.migrations_dir, settings.clickhouse_cluster
+    )
     click.echo(
         f"database {settings.clickhouse_database}: "
         + (

@@ -40,6 +40,7 @@ def demo(work_dir: Path, timeout: float) -> None:
         clickhouse_client(settings, with_database=False),
         settings.clickhouse_database,
         settings.migrations_dir,
+        settings.clickhouse_cluster,
     )
     sys.exit(run_demo(settings, clickhouse_client(settings), work_dir, timeout))
 

@@ -39,6 +39,7 @@ from typing import Any, Protocol
 
 from pipeline.errors import VocError
 from pipeline.ingest import customer_ref
+from sinks.cluster_layout import ClusterLayout
 
 __all__ = [
     "ERASED",
@@ -166,10 +167,11 @@ def find_customer(client: SqlClient, ref: str, ids: tuple[str, ...] | None = Non
 
 
 def _wait_for_mutations(
-    client: SqlClient, database: str, timeout_s: float, clock: Callable[[], float]
+    client: SqlClient, database: str, timeout_s: float, clock: Callable[[], float], local: bool = False
 ) -> None:
     deadline = clock() + timeout_s
-    params = {"database": database, "tables": list(_TABLES)}
+    tables = [f"{t}_local" for t in _TABLES] if local else list(_TABLES)
+    params = {"database": database, "tables": tables}
     while _scalar(client, PENDING_MUTATIONS_SQL, params):
         if clock() > deadline:
             raise ErasureIncomplete(
@@ -186,9 +188,14 @@ def forget_customer(
     requested_by: str,
     timeout_s: float = 300.0,
     clock: Callable[[], float] = time.monotonic,
+    cluster: str = "",
 ) -> ErasureReport:
     """Erase customer ``ref`` from ``database`` (the client is bound to it), wait until
     ClickHouse has done it, check that nothing is left and log the request.
+
+    With ``cluster`` (the tables laid out by sinks.cluster_layout) the deletions run on the
+    replicated ``_local`` tables of every host (``ON CLUSTER``); the checks read the
+    distributed tables, so they see every shard.
 
     Raises :class:`ErasureIncomplete` if the mutations outlast ``timeout_s`` or a row is
     left (a worker storing the customer's feedback meanwhile); nothing is logged then.
@@ -200,8 +207,8 @@ def forget_customer(
     before = find_customer(client, ref, ids)
     params = _params(ref, ids)
     for statement in (DELETE_MENTIONS_SQL, REDACT_ALERTS_SQL, DELETE_PROFILE_SQL, DELETE_FEEDBACK_SQL):
-        client.execute(statement, params)
-    _wait_for_mutations(client, database, timeout_s, clock)
+        client.execute(ClusterLayout(cluster, database).mutation(statement) if cluster else statement, params)
+    _wait_for_mutations(client, database, timeout_s, clock, local=bool(cluster))
     after = find_customer(client, ref, ids)
     if after.total:
         raise ErasureIncomplete(f"rows of customer {ref} are still stored after the erasure: {after}")

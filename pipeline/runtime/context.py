@@ -86,6 +86,7 @@ def clickhouse_config(settings: Settings, with_database: bool = True) -> ClickHo
         secure=settings.clickhouse_secure,
         ca_certs=str(settings.clickhouse_ca_certs) if settings.clickhouse_ca_certs else None,
         verify=settings.clickhouse_verify,
+        cluster=settings.clickhouse_cluster,
     )
 
 

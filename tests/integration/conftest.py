@@ -183,7 +183,9 @@ def make_stack(tmp_path: Path) -> Iterator[Callable[..., Stack]]:
         topics = TopicNames.in_namespace(settings.topic_namespace)
         ensure_pipeline_topics(settings)
         admin = connect(clickhouse_config(settings, with_database=False))
-        apply_migrations(admin, settings.clickhouse_database, settings.migrations_dir)
+        apply_migrations(
+            admin, settings.clickhouse_database, settings.migrations_dir, settings.clickhouse_cluster
+        )
         admin.disconnect()
         log_dir = tmp_path / f"logs-{run}"
         log_dir.mkdir()

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from config.resources import REPO_ROOT
 
-__all__ = ["KraftCluster", "ScramUser", "kafka_jars"]
+__all__ = ["KraftCluster", "ScramUser", "free_port", "kafka_jars"]
 
 _STARTED = "Kafka Server started"
 
@@ -26,7 +26,8 @@ def kafka_jars() -> Path:
     return Path(os.environ.get("VOC_STATE_DIR", REPO_ROOT / ".local")) / "kafka" / "libs"
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port nothing listens on now (for a server the test starts)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -106,7 +107,7 @@ class KraftCluster:
         if self.tls:
             self.ca_file, self._keystore = make_test_ca(self.root / "tls")
         self.nodes = [
-            _Node(i, _free_port(), _free_port(), _free_port(), self.root / f"node{i}")
+            _Node(i, free_port(), free_port(), free_port(), self.root / f"node{i}")
             for i in range(1, self.size + 1)
         ]
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import shutil
 import signal
-import socket
 import subprocess
 import urllib.parse
 import urllib.request
@@ -21,6 +20,7 @@ import yaml
 
 from config.resources import REPO_ROOT
 from tests.integration.conftest import Stack
+from tests.integration.kraft import free_port
 from tests.integration.test_end_to_end import VALID_REVIEWS
 
 pytestmark = pytest.mark.integration
@@ -51,12 +51,6 @@ def test_promtool_accepts_the_configs_and_the_rules_pass_their_tests(tmp_path: P
     _promtool("check", "config", "prometheus.yml", cwd=tmp_path)
     tested = _promtool("test", "rules", "rules_test.yaml")
     assert "SUCCESS" in tested
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class _Prometheus:
@@ -91,7 +85,7 @@ def prometheus_for(tmp_path: Path) -> Iterator[Any]:
         config["rule_files"] = [str(PROMETHEUS_DIR / "rules.yaml")]
         path = tmp_path / "prometheus.yml"
         path.write_text(yaml.safe_dump(config))
-        port = _free_port()
+        port = free_port()
         log = (tmp_path / "prometheus.log").open("wb")
         proc = subprocess.Popen(
             [

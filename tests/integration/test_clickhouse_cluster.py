@@ -1,0 +1,132 @@
+"""ClickHouse past one server, for real: two ClickHouse 18.16 servers as replicas of one shard,
+coordinated by a ZooKeeper, all started by the test. ``voc db migrate``'s cluster layout
+(``VOC_CLICKHOUSE_CLUSTER``: replicated ``_local`` tables, Distributed tables over them,
+``ON CLUSTER``) is created on both from one server; a worker writes through the pipeline;
+both servers give the same answers (``voc report``, facts and rollups); a replica stopped
+while writing goes on catches up once it is back."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.clickhouse_cluster import CLUSTER, ClickHouseCluster
+from tests.integration.conftest import Stack
+from tests.integration.test_end_to_end import review
+
+pytestmark = pytest.mark.integration
+
+TEXTS = ["包装没有封口，汤都洒了", "味道很好，送餐很快", "外包装破损严重", "物流太慢了，等了三天"]
+
+
+def _reviews(first: int, count: int) -> list[bytes]:
+    return [
+        review(f"C{i}", f"P{i % 3}", 1 + i % 5, TEXTS[i % len(TEXTS)], i % 60)
+        for i in range(first, first + count)
+    ]
+
+
+@pytest.fixture
+def replicas(tmp_path: Path) -> Iterator[ClickHouseCluster]:
+    """Started before the test's stack, so stopped after the stack dropped its database."""
+    cluster = ClickHouseCluster(tmp_path / "clickhouse", replicas=2)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def _report(stack: Stack, port: int) -> str:
+    env = {**stack.env, "VOC_CLICKHOUSE_PORT": str(port), "VOC_LOG_LEVEL": "warning"}
+    voc = Path(sys.executable).parent / "voc"
+    done = subprocess.run([str(voc), "report"], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def _answers(server: Any, database: str) -> tuple[object, ...]:
+    """What each replica holds itself (its _local tables, not the Distributed ones)."""
+    return (
+        server.query("SELECT count(), uniqExact(feedback_id) FROM feedback_local", database)[0],
+        server.query(
+            "SELECT product_sku, count(), sum(polarity) FROM feedback_local GROUP BY product_sku "
+            "ORDER BY product_sku",
+            database,
+        ),
+        server.query("SELECT sum(mentions), sum(negative) FROM aspect_rollup_hour_local", database)[0],
+        server.query("SELECT sum(feedback) FROM feedback_rollup_day_local", database)[0],
+    )
+
+
+def test_two_replicas_give_the_same_answers_and_a_stopped_one_catches_up(
+    replicas: ClickHouseCluster, make_stack: Any
+) -> None:
+    first, second = replicas.servers
+    stack: Stack = make_stack(
+        clickhouse_port=str(first.tcp_port), clickhouse_cluster=CLUSTER, clickhouse_user="default",
+        clickhouse_password="",
+    )  # fmt: skip
+    database = stack.settings.clickhouse_database
+    # The migration ran on the first server only; ON CLUSTER laid the tables out on both.
+    tables = {row[0] for row in second.query(f"SHOW TABLES FROM `{database}`")}
+    assert {"feedback", "feedback_local", "aspect_rollup_hour_local", "schema_migrations"} <= tables
+    rows = second.query(f"SELECT name, engine FROM system.tables WHERE database = '{database}'")
+    engines = {str(name): str(engine) for name, engine in rows}
+    assert engines["feedback_local"] == "ReplicatedReplacingMergeTree"
+    assert engines["feedback"] == "Distributed"
+
+    worker = stack.start_worker()
+    stack.produce(stack.topics.reviews_raw, _reviews(0, 40))
+    stack.wait_until(
+        "40 stored", lambda: stack.query("SELECT count() FROM feedback")[0][0], lambda n: n == 40
+    )
+    stack.wait_until(
+        "the second replica to have them",
+        lambda: _answers(second, database),
+        lambda a: a == _answers(first, database),
+    )
+    assert _answers(first, database)[0] == (40, 40)
+    assert _report(stack, first.tcp_port) == _report(stack, second.tcp_port)
+
+    # A replica down while the pipeline writes: the other takes the inserts alone.
+    replicas.stop_server(second)
+    stack.produce(stack.topics.reviews_raw, _reviews(40, 40))
+    stack.wait_until("80 stored", lambda: first.query("SELECT count() FROM feedback_local", database)[0][0],
+                     lambda n: n == 80, timeout_s=180)  # fmt: skip
+    replicas.start_server(second)
+    stack.wait_until(
+        "the stopped replica to catch up", lambda: _answers(second, database),
+        lambda a: a == _answers(first, database), timeout_s=180,
+    )  # fmt: skip
+    assert _answers(second, database)[0] == (80, 80)
+    assert _report(stack, first.tcp_port) == _report(stack, second.tcp_port)
+    stack.stop_worker(worker)
+
+    # A deletion request on one server erases the customer on every replica.
+    voc = Path(sys.executable).parent / "voc"
+    env = {**stack.env, "VOC_LOG_LEVEL": "warning"}
+    forgot = subprocess.run(
+        [str(voc), "forget", "--customer-id", "cust-C7", "--requested-by", "test"],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert forgot.returncode == 0, forgot.stdout + forgot.stderr
+
+    def rows_of_c7(server: Any) -> int:
+        sql = "SELECT count() FROM feedback_local WHERE feedback_id = 'review:tmall:C7'"
+        return int(server.query(sql, database)[0][0])
+
+    for server in (first, second):
+        left = stack.wait_until(
+            f"the erasure on {server.name}", partial(rows_of_c7, server), lambda n: n == 0, timeout_s=60
+        )
+        assert left == 0
+    assert _answers(second, database)[0] == (79, 79)
+    assert os.environ.get("VOC_CLICKHOUSE_CLUSTER", "") == ""  # the rest of the suite runs single-server
