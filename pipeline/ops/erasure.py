@@ -107,7 +107,9 @@ class ErasureReport:
 FEEDBACK_IDS_SQL = "SELECT DISTINCT feedback_id FROM feedback WHERE customer_ref = %(ref)s"
 COUNT_FEEDBACK_SQL = "SELECT count() FROM feedback WHERE customer_ref = %(ref)s"
 COUNT_MENTIONS_SQL = "SELECT count() FROM aspect_mentions WHERE has(%(ids)s, feedback_id)"
-COUNT_PROFILE_SQL = "SELECT count() FROM customer_experience_state WHERE customer_ref = %(ref)s"
+# Profiles, not state rows: the AggregatingMergeTree holds one row per insert until a merge,
+# so counting rows said 1 or 2 for the same profile depending on how the worker batched.
+COUNT_PROFILE_SQL = "SELECT uniqExact(brand) FROM customer_experience_state WHERE customer_ref = %(ref)s"
 # An alert quotes the customer while one of its verbatims for their feedback is not erased.
 _ALERT_QUOTES = (
     "(arrayExists((v, i) -> has(%(ids)s, i) AND v != %(erased)s, verbatims, sample_feedback_ids)"

@@ -103,3 +103,59 @@ def test_forget_needs_one_customer(make_stack: Callable[..., Stack]) -> None:
     empty = _voc(stack, "forget", "--customer-ref", " ")
     for result in (neither, both, empty):
         assert result.returncode == 2 and "customer" in result.stderr
+
+
+def test_after_a_salt_rotation_forget_under_the_old_salt_erases_the_old_rows(
+    make_stack: Callable[..., Stack],
+) -> None:
+    # docs/operations.md, "Rotate the customer-hash salt": rows written before the rotation
+    # carry the old hash, so a deletion request is run a second time with the old salt.
+    old, new = "salt-before-rotation", "salt-after-rotation"
+    stack = make_stack(customer_ref_salt=old)
+    now = datetime.now(UTC).replace(microsecond=0)
+    worker = stack.start_worker()
+    stack.produce(stack.topics.reviews_raw, [review(i, now) for i in range(6)])  # C0: F0, F3
+    stack.wait_until(
+        "six stored", lambda: stack.query("SELECT count() FROM feedback")[0][0], lambda n: n == 6
+    )
+    stack.stop_worker(worker)
+    rotated = Stack({**stack.env, "VOC_CUSTOMER_REF_SALT": new}, stack.settings, stack.topics, stack.log_dir)
+    worker = rotated.start_worker()
+    stack.workers.append(worker)  # stopped by the fixture if the test fails
+    rotated.produce(stack.topics.reviews_raw, [review(i, now) for i in range(6, 12)])  # C0: F6, F9
+    stack.wait_until(
+        "twelve stored", lambda: stack.query("SELECT count() FROM feedback")[0][0], lambda n: n == 12
+    )
+    rotated.stop_worker(worker)
+    ids = ", ".join(f"'review:tmall:F{i}'" for i in (0, 3, 6, 9))  # customer C0's
+    c0 = f"SELECT count() FROM feedback WHERE has([{ids}], feedback_id)"
+    assert stack.query(c0) == [(4,)]
+
+    under_new = _voc(rotated, "forget", "--customer-id", "C0", "--json")
+    assert under_new.returncode == 0, under_new.stderr
+    assert orjson.loads(under_new.stdout)["erased"]["feedback"] == 2  # only what the new salt hashed
+    assert stack.query(c0) == [(2,)]
+    under_old = _voc(stack, "forget", "--customer-id", "C0", "--json")
+    assert under_old.returncode == 0, under_old.stderr
+    assert orjson.loads(under_old.stdout)["erased"]["feedback"] == 2
+    assert stack.query(c0) == [(0,)]
+    assert stack.query("SELECT count() FROM feedback")[0][0] == 8  # the other customers' rows stay
+
+
+def test_a_profile_counts_once_however_many_inserts_built_it(make_stack: Callable[..., Stack]) -> None:
+    # The profile table is an AggregatingMergeTree: one state row per insert until a merge.
+    # The erasure report counted rows, so the same profile was 1 or 2 as the worker batched.
+    from pipeline.ops.erasure import find_customer
+
+    stack = make_stack()
+    client = stack.client()
+    try:
+        for n in (1, 2):  # two inserts, two parts, one customer and brand
+            client.execute(
+                "INSERT INTO feedback (feedback_id, brand, customer_ref, event_time, polarity) VALUES",
+                [(f"review:tmall:P{n}", "云杉", "ref-1", datetime(2026, 11, 1, 10, n), -1)],
+            )
+        assert client.execute("SELECT count() FROM customer_experience_state")[0][0] == 2
+        assert find_customer(client, "ref-1").customer_profile == 1
+    finally:
+        client.disconnect()
