@@ -34,9 +34,11 @@ it, issue #15): it is read as such, and the next save writes it out in parts.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from pipeline.detection.dedup import KEY_SEPARATOR
 
 __all__ = [
     "Baseline",
@@ -55,7 +57,6 @@ COUNT_FIELDS = (
 )  # fmt: skip
 
 _FORMAT = 2
-_SEPARATOR = b"\x1f"
 
 Sample = list[str]
 """(feedback id, short masked verbatim)."""
@@ -158,8 +159,6 @@ class Changes:
     baselines: bool = False
     counts: set[Group] = field(default_factory=set)
     samples: set[Group] = field(default_factory=set)
-    everything: bool = False
-    """Write every part (a state read in the old one-dict layout)."""
 
 
 def group_of(window_key: str) -> Group:
@@ -176,8 +175,8 @@ def _dumps(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def encode_head(state: DetectorState) -> bytes:
-    """The head part of a state."""
+def encode_head(state: DetectorState, groups: Iterable[Group]) -> bytes:
+    """The head part of a state; ``groups`` are its open window groups."""
     return _dumps(
         {
             "v": _FORMAT,
@@ -186,7 +185,7 @@ def encode_head(state: DetectorState) -> bytes:
             "open": {k: [a.alert_id, a.calm] for k, a in state.open_alerts.items()},
             "cooldown": state.cooldown,
             "hourly": state.hourly,
-            "groups": sorted(state.groups()),
+            "groups": sorted(groups),
         }
     )
 
@@ -196,28 +195,23 @@ def encode_baselines(state: DetectorState) -> bytes:
     return _dumps({k: [b.windows, b.last, b.mentions, b.negative] for k, b in state.baselines.items()})
 
 
-def encode_counts(state: DetectorState, group: Group) -> bytes:
+def windows_by_group(state: DetectorState) -> dict[Group, dict[str, Window]]:
+    """The open windows by (size, start), each group's by dimension."""
+    groups: dict[Group, dict[str, Window]] = {}
+    for key, window in state.windows.items():
+        size, start, dimension = key.split("|", 2)
+        groups.setdefault((int(size), int(start)), {})[dimension] = window
+    return groups
+
+
+def encode_counts(windows: Mapping[str, Window]) -> bytes:
     """The counts of one window group: ``{dimension: [count, ..., alerted]}``."""
-    prefix = f"{group[0]}|{group[1]}|"
-    return _dumps(
-        {
-            key[len(prefix) :]: [*(getattr(w, name) for name in COUNT_FIELDS), w.alerted]
-            for key, w in state.windows.items()
-            if key.startswith(prefix)
-        }
-    )
+    return _dumps({d: [*(getattr(w, name) for name in COUNT_FIELDS), w.alerted] for d, w in windows.items()})
 
 
-def encode_samples(state: DetectorState, group: Group) -> bytes:
+def encode_samples(windows: Mapping[str, Window]) -> bytes:
     """The samples of one window group: ``{dimension: [samples, negative samples]}``."""
-    prefix = f"{group[0]}|{group[1]}|"
-    return _dumps(
-        {
-            key[len(prefix) :]: [w.samples, w.negative_samples]
-            for key, w in state.windows.items()
-            if key.startswith(prefix)
-        }
-    )
+    return _dumps({d: [w.samples, w.negative_samples] for d, w in windows.items()})
 
 
 def decode_state(head: bytes, part: Callable[[bytes], bytes | None]) -> tuple[DetectorState, bool]:
@@ -284,11 +278,11 @@ _BASELINES = b"baselines"
 
 
 def _counts_suffix(group: Group) -> bytes:
-    return b"w" + _SEPARATOR + f"{group[0]}|{group[1]}".encode()
+    return b"w" + KEY_SEPARATOR + f"{group[0]}|{group[1]}".encode()
 
 
 def _samples_suffix(group: Group) -> bytes:
-    return b"s" + _SEPARATOR + f"{group[0]}|{group[1]}".encode()
+    return b"s" + KEY_SEPARATOR + f"{group[0]}|{group[1]}".encode()
 
 
 class DetectorStateStore:
@@ -317,7 +311,7 @@ class DetectorStateStore:
         head = self._table.get(scope)
         state = None
         if head is not None:
-            state, legacy = decode_state(head, lambda suffix: self._table.get(scope + _SEPARATOR + suffix))
+            state, legacy = decode_state(head, lambda suffix: self._table.get(scope + KEY_SEPARATOR + suffix))
             if legacy:
                 self._legacy.add(scope)
         self._states[scope] = state
@@ -327,20 +321,21 @@ class DetectorStateStore:
         """Write the parts of ``state`` that ``changes`` names, and the head; delete the
         parts of window groups that are no longer open."""
         before = self.load(scope)
-        everything = changes.everything or scope in self._legacy
-        gone = (before.groups() if before is not None else set()) - state.groups()
-        groups = state.groups()
-        for group in sorted(groups if everything else changes.counts & groups):
-            self._table[scope + _SEPARATOR + _counts_suffix(group)] = encode_counts(state, group)
-        for group in sorted(groups if everything else changes.samples & groups):
-            self._table[scope + _SEPARATOR + _samples_suffix(group)] = encode_samples(state, group)
+        # A state read in the old one-dict layout has no parts yet: write them all.
+        everything = scope in self._legacy
+        by_group = windows_by_group(state)
+        gone = (before.groups() if before is not None else set()) - by_group.keys()
+        prefix = scope + KEY_SEPARATOR
+        for group in sorted(by_group if everything else changes.counts & by_group.keys()):
+            self._table[prefix + _counts_suffix(group)] = encode_counts(by_group[group])
+        for group in sorted(by_group if everything else changes.samples & by_group.keys()):
+            self._table[prefix + _samples_suffix(group)] = encode_samples(by_group[group])
         for group in sorted(gone):
             for suffix in (_counts_suffix(group), _samples_suffix(group)):
-                key = scope + _SEPARATOR + suffix
-                if key in self._table:
-                    del self._table[key]
+                if prefix + suffix in self._table:
+                    del self._table[prefix + suffix]
         if everything or changes.baselines:
-            self._table[scope + _SEPARATOR + _BASELINES] = encode_baselines(state)
-        self._table[scope] = encode_head(state)
+            self._table[prefix + _BASELINES] = encode_baselines(state)
+        self._table[scope] = encode_head(state, by_group)
         self._legacy.discard(scope)
         self._states[scope] = state

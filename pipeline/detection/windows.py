@@ -212,7 +212,7 @@ def update_product_windows(
         aspects = _aspects_with_ancestors(feedback)
         for size in sizes:
             start = int(t // size) * size
-            if start + 2 * size <= new.watermark:
+            if _closed(size, start, new.watermark):
                 result.late_events += 1
                 continue
             changes.counts.add((size, start))
@@ -260,8 +260,7 @@ def update_brand_windows(
         merged[source] = delta.offset
         for key, counts in delta.windows.items():
             group = group_of(key)
-            size, start = group
-            if start + 2 * size <= new.watermark:
+            if _closed(*group, new.watermark):
                 result.late_events += 1
                 continue
             changes.counts.add(group)
@@ -290,7 +289,7 @@ def _judge(
     for key in sorted(touched):
         judge.evaluate(key, brand, product)
     closing = sorted(
-        (k for k in state.windows if _window_end(k) + _window_size(k) <= state.watermark), key=_window_start
+        (k for k in state.windows if _closed(*group_of(k), state.watermark)), key=lambda k: group_of(k)[1]
     )
     for key in closing:
         judge.close(key, brand, product)
@@ -548,14 +547,7 @@ def _parse(key: str) -> tuple[int, int, str]:
     return int(size), int(start), aspect
 
 
-def _window_size(key: str) -> int:
-    return int(key.split("|", 1)[0])
-
-
-def _window_start(key: str) -> int:
-    return int(key.split("|", 2)[1])
-
-
-def _window_end(key: str) -> int:
-    size, start, _ = key.split("|", 2)
-    return int(start) + int(size)
+def _closed(size: int, start: int, watermark: float) -> bool:
+    """A window is kept until the watermark is one whole window past its end; then it is
+    closed, and an event for it is late."""
+    return start + 2 * size <= watermark
