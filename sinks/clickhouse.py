@@ -25,6 +25,7 @@ from clickhouse_driver.errors import ServerException, TypeMismatchError
 from pipeline.errors import VocError
 from pipeline.runtime.metrics import PipelineMetrics
 from schemas.records import Columns
+from sinks.cluster_layout import DISTRIBUTED_SYNC
 from sinks.retry import RetryPolicy
 
 __all__ = ["BatchRejected", "ClickHouseConfig", "ClickHouseWriter", "connect", "is_permanent"]
@@ -97,9 +98,8 @@ def connect(config: ClickHouseConfig) -> Client:
         database=config.database or "default",
         settings={
             "use_client_time_zone": False,
-            # An insert into a Distributed table returns once the shards have the rows, not
-            # when they are queued on this server: the offsets are committed after it.
-            **({"insert_distributed_sync": 1} if config.cluster else {}),
+            # The offsets are committed after an insert: it must be on the shards by then.
+            **(DISTRIBUTED_SYNC if config.cluster else {}),
         },
         connect_timeout=5,
         send_receive_timeout=60,

@@ -28,7 +28,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-__all__ = ["ClusterLayout"]
+__all__ = ["DISTRIBUTED_SYNC", "ClusterLayout"]
+
+#: Client settings for writes through Distributed tables: an insert returns once the shards
+#: have the rows, not when they are queued on the server that took it.
+DISTRIBUTED_SYNC = {"insert_distributed_sync": 1}
 
 _CREATE_TABLE = re.compile(
     r"^CREATE TABLE IF NOT EXISTS (\w+)\s*\((.*)\)\s*ENGINE\s*=\s*(\w*MergeTree)\b(.*)$", re.S
@@ -77,10 +81,8 @@ class ClusterLayout:
         """Create the database on every host."""
         return f"CREATE DATABASE IF NOT EXISTS `{self.database}` {self._on}"
 
-    def rewrite(self, statement: str, known_tables: set[str] | None = None) -> list[str]:
+    def rewrite(self, statement: str) -> list[str]:
         """The cluster statements for one single-server statement, in order."""
-        if known_tables:
-            self.tables |= known_tables
         text = statement.strip().rstrip(";").strip()
         if match := _CREATE_TABLE.match(text):
             return self._create_table(*match.groups())

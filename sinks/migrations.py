@@ -14,7 +14,7 @@ from pathlib import Path
 
 from clickhouse_driver import Client
 
-from sinks.cluster_layout import ClusterLayout
+from sinks.cluster_layout import DISTRIBUTED_SYNC, ClusterLayout
 
 __all__ = ["Migration", "apply_migrations", "read_migrations"]
 
@@ -67,40 +67,39 @@ def apply_migrations(client: Client, database: str, directory: Path, cluster: st
     quoted = f"`{database.replace('`', '')}`"
     layout = ClusterLayout(cluster, database.replace("`", "")) if cluster else None
 
+    settings = DISTRIBUTED_SYNC if layout is not None else None
+
     def run(statement: str) -> None:
-        if layout is None:
-            client.execute(statement)
-            return
-        for rewritten in layout.rewrite(statement):
-            client.execute(rewritten, settings={"insert_distributed_sync": 1})
+        for rewritten in layout.rewrite(statement) if layout is not None else [statement]:
+            client.execute(rewritten, settings=settings)
 
     if layout is None:
         client.execute(f"CREATE DATABASE IF NOT EXISTS {quoted}")
     else:
         client.execute(layout.database_statement())
+    # Migration SQL names tables without a database, so the same files serve any database.
     client.execute(f"USE {quoted}")
     run(_SCHEMA_MIGRATIONS)
     applied = {row[0] for row in client.execute(f"SELECT version FROM {quoted}.schema_migrations")}
+    migrations = read_migrations(directory)
     if layout is not None:
         # What earlier runs laid out (tables, their sharding keys), so that a later migration's
         # views read the _local tables and its ALTERs can rebuild the Distributed ones.
-        for migration in read_migrations(directory):
+        for migration in migrations:
             if migration.version in applied:
                 for statement in migration.statements:
                     layout.rewrite(statement)
     done: list[Migration] = []
-    for migration in read_migrations(directory):
+    for migration in migrations:
         if migration.version in applied:
             continue
         log.info("applying migration %04d_%s", migration.version, migration.name)
-        # Migration SQL names tables without a database, so the same files serve any database.
-        client.execute(f"USE {quoted}")
         for statement in migration.statements:
             run(statement)
         client.execute(
             f"INSERT INTO {quoted}.schema_migrations (version, name, applied_at) VALUES",
             [(migration.version, migration.name, datetime.now(UTC))],
-            settings={"insert_distributed_sync": 1} if layout is not None else None,
+            settings=settings,
         )
         done.append(migration)
     return done
