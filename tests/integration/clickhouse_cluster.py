@@ -19,7 +19,7 @@ from pathlib import Path
 from clickhouse_driver import Client
 
 from config.resources import REPO_ROOT
-from tests.integration.kraft import free_port
+from tests.integration.conftest import free_port
 
 __all__ = ["CLUSTER", "ClickHouseCluster", "zookeeper_jars"]
 

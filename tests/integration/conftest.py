@@ -11,6 +11,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -61,10 +62,17 @@ def services() -> None:
         pytest.fail(f"{' and '.join(missing)} not reachable: run 'make up' (or 'make test')", pytrace=False)
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port nothing listens on now (for a server the test starts)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def run_voc(env: dict[str, str], *args: str, timeout_s: float = 120) -> subprocess.CompletedProcess[str]:
+    """The installed ``voc`` command with ``env``, as a user runs it; output captured."""
+    voc = Path(sys.executable).parent / "voc"
+    return subprocess.run([str(voc), *args], env=env, capture_output=True, text=True, timeout=timeout_s)
 
 
 @dataclass
@@ -100,7 +108,7 @@ class Stack:
         return read_until_settled(lambda: self.query(sql)[0], quiet_s, timeout_s)
 
     def start_worker(self, name: str = "worker") -> subprocess.Popen[bytes]:
-        port = _free_port()
+        port = free_port()
         env = {**self.env, "VOC_WEB_PORT": str(port)}
         proc = start_worker(env, self.log_dir / f"{name}.log")
         self.workers.append(proc)

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from config.resources import REPO_ROOT
+from tests.integration.conftest import free_port
 
-__all__ = ["KraftCluster", "ScramUser", "free_port", "kafka_jars"]
+__all__ = ["KraftCluster", "ScramUser", "kafka_jars"]
 
 _STARTED = "Kafka Server started"
 
@@ -24,13 +24,6 @@ _STARTED = "Kafka Server started"
 def kafka_jars() -> Path:
     """The broker's jars as ``make up`` left them (``VOC_STATE_DIR``, default .local)."""
     return Path(os.environ.get("VOC_STATE_DIR", REPO_ROOT / ".local")) / "kafka" / "libs"
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on now (for a server the test starts)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,6 @@ while writing goes on catches up once it is back."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
@@ -18,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.integration.clickhouse_cluster import CLUSTER, ClickHouseCluster
-from tests.integration.conftest import Stack
+from tests.integration.conftest import Stack, run_voc
 from tests.integration.test_end_to_end import review
 
 pytestmark = pytest.mark.integration
@@ -45,9 +43,7 @@ def replicas(tmp_path: Path) -> Iterator[ClickHouseCluster]:
 
 
 def _report(stack: Stack, port: int) -> str:
-    env = {**stack.env, "VOC_CLICKHOUSE_PORT": str(port), "VOC_LOG_LEVEL": "warning"}
-    voc = Path(sys.executable).parent / "voc"
-    done = subprocess.run([str(voc), "report"], env=env, capture_output=True, text=True, timeout=120)
+    done = run_voc({**stack.env, "VOC_CLICKHOUSE_PORT": str(port), "VOC_LOG_LEVEL": "warning"}, "report")
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
 
@@ -111,12 +107,8 @@ def test_two_replicas_give_the_same_answers_and_a_stopped_one_catches_up(
     stack.stop_worker(worker)
 
     # A deletion request on one server erases the customer on every replica.
-    voc = Path(sys.executable).parent / "voc"
     env = {**stack.env, "VOC_LOG_LEVEL": "warning"}
-    forgot = subprocess.run(
-        [str(voc), "forget", "--customer-id", "cust-C7", "--requested-by", "test"],
-        env=env, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    forgot = run_voc(env, "forget", "--customer-id", "cust-C7", "--requested-by", "test", timeout_s=300)
     assert forgot.returncode == 0, forgot.stdout + forgot.stderr
 
     def rows_of_c7(server: Any) -> int:

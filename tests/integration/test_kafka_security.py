@@ -8,8 +8,6 @@ not trust the CA are refused."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tests.integration.conftest import run_voc
 from tests.integration.kraft import KraftCluster, ScramUser
 from tests.integration.test_end_to_end import VALID_REVIEWS
 
@@ -57,18 +56,13 @@ def secured_broker(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[S
         cluster.stop()
 
 
-def _voc(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    voc = Path(sys.executable).parent / "voc"
-    return subprocess.run([str(voc), *args], env=env, capture_output=True, text=True, timeout=120)
-
-
 def test_a_scram_secured_broker_is_reached_through_the_settings_alone(
     secured_broker: SecuredBroker, make_stack: Any
 ) -> None:
     # make_stack creates the test's topics through the admin client, with these settings.
     stack = make_stack(**secured_broker.settings())
     env = {**stack.env, "VOC_LOG_LEVEL": "warning"}
-    done = _voc(env, "topics", "create")
+    done = run_voc(env, "topics", "create")
     assert done.returncode == 0, done.stdout + done.stderr
     worker = stack.start_worker()
     stack.produce(stack.topics.reviews_raw, VALID_REVIEWS)
@@ -77,17 +71,17 @@ def test_a_scram_secured_broker_is_reached_through_the_settings_alone(
         lambda: stack.query("SELECT count() FROM feedback")[0][0],
         lambda n: n == len(VALID_REVIEWS), timeout_s=120,
     )  # fmt: skip
-    lag = _voc(env, "lag", "--json")
+    lag = run_voc(env, "lag", "--json")
     assert lag.returncode == 0, lag.stdout + lag.stderr
     assert stack.topics.reviews_raw in lag.stdout
     stack.stop_worker(worker)
     # Nothing but SASL/SCRAM (over TLS where set) is open on this port: a plain client is
     # refused, and over TLS a client that does not trust the test's CA is too.
-    plain = _voc({**env, "VOC_KAFKA_SECURITY_PROTOCOL": "PLAINTEXT"}, "topics", "create")
+    plain = run_voc({**env, "VOC_KAFKA_SECURITY_PROTOCOL": "PLAINTEXT"}, "topics", "create")
     assert plain.returncode != 0
     if secured_broker.ca_file is not None:
         untrusting = {k: v for k, v in env.items() if k != "VOC_KAFKA_SSL_CAFILE"}
-        refused = _voc(untrusting, "topics", "create")
+        refused = run_voc(untrusting, "topics", "create")
         assert refused.returncode != 0
         assert "certificate" in (refused.stdout + refused.stderr).lower(), refused.stdout + refused.stderr
 
@@ -98,7 +92,7 @@ def test_a_wrong_password_is_refused_with_a_clear_error(secured_broker: SecuredB
         **{f"VOC_{k.upper()}": v for k, v in secured_broker.settings(password="not-the-password").items()},
         "VOC_TOPIC_NAMESPACE": f"sasl{os.getpid()}",
     }
-    done = _voc(env, "topics", "create")
+    done = run_voc(env, "topics", "create")
     assert done.returncode != 0
     message = (done.stdout + done.stderr).lower()
     assert "authentication" in message or "sasl" in message, done.stdout + done.stderr
@@ -109,6 +103,6 @@ def test_a_sasl_protocol_without_credentials_is_refused_at_start() -> None:
         **{k: v for k, v in os.environ.items() if not k.startswith("VOC_")},
         "VOC_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
     }
-    done = _voc(env, "topics", "create")
+    done = run_voc(env, "topics", "create")
     assert done.returncode != 0
     assert "VOC_KAFKA_SASL_USERNAME" in done.stdout + done.stderr

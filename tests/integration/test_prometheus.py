@@ -19,8 +19,7 @@ import pytest
 import yaml
 
 from config.resources import REPO_ROOT
-from tests.integration.conftest import Stack
-from tests.integration.kraft import free_port
+from tests.integration.conftest import Stack, free_port
 from tests.integration.test_end_to_end import VALID_REVIEWS
 
 pytestmark = pytest.mark.integration
