@@ -7,7 +7,7 @@ VOC := $(VENV)/bin/voc
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup up browser prometheus zookeeper down status demo test test-unit test-integration test-rebalance lint format chaos bench bench-queries train eval eval-pii bench-nlp clean
+.PHONY: help setup up browser prometheus zookeeper down status demo bi test test-unit test-integration test-rebalance lint format chaos bench bench-queries train eval eval-pii bench-nlp clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -49,6 +49,13 @@ status: ## Show which local services run
 
 demo: up ## Set everything up, run the pipeline on the demo data, print report and alerts
 	$(VOC) demo
+
+bi: up browser ## Apache Superset on the local ClickHouse: chart, docs/bi.md queries checked, PNG (after `make demo`)
+	bash deploy/local/services.sh up superset
+	VOC_SUPERSET_PASSWORD=$${VOC_SUPERSET_PASSWORD:-voc-superset-local} \
+	  VOC_SUPERSET_BI_PASSWORD=$${VOC_SUPERSET_BI_PASSWORD:-voc-bi-local} \
+	  $(VOC) superset provision --screenshot .local/superset/chart.png
+	@echo "Superset: http://127.0.0.1:$${VOC_LOCAL_SUPERSET_PORT:-8088} (admin / voc-superset-local); chart: .local/superset/chart.png"
 
 test: up browser prometheus zookeeper ## Run unit and integration tests against the real services
 	$(PY) -m pytest tests -m "not rebalance"

@@ -4,7 +4,8 @@
 # ClickHouse server (Debian's clickhouse-server package), both run with project-local configs.
 # Data, logs and the cached jars live under $VOC_STATE_DIR (default .local/).
 #
-#   services.sh up [SERVICE]    install what is missing, start both (or one), wait until they answer
+#   services.sh up [SERVICE]    install what is missing, start both (or one), wait until they answer;
+#                               `up superset` starts Apache Superset (make bi), never started by `up`
 #   services.sh down [SERVICE]  stop both (or one); data stays under .local/ for the next `up`
 #   services.sh status  print what runs
 #
@@ -22,6 +23,9 @@ KAFKA_DIR=$STATE/kafka
 CH_TCP_PORT=${VOC_LOCAL_CLICKHOUSE_PORT:-9000}
 CH_HTTP_PORT=${VOC_LOCAL_CLICKHOUSE_HTTP_PORT:-8123}
 READY_TIMEOUT_S=${VOC_READY_TIMEOUT_S:-60}
+SUPERSET_PORT=${VOC_LOCAL_SUPERSET_PORT:-8088}
+SUPERSET_DIR=$STATE/superset
+SUPERSET_ADMIN_PASSWORD=${VOC_SUPERSET_PASSWORD:-voc-superset-local}
 
 log() { printf '[services] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -184,6 +188,58 @@ clickhouse_up() {
     || die "clickhouse did not answer in ${READY_TIMEOUT_S}s; see $dir/logs/"
 }
 
+# Apache Superset (make bi, tests/integration/test_superset.py): PyPI's apache-superset in its
+# own virtualenv, from the pinned deploy/superset/requirements.txt (its SQLAlchemy and Flask
+# pins clash with the pipeline's), metadata in SQLite under $SUPERSET_DIR, served by gunicorn
+# on 127.0.0.1. Installed and initialized once per requirements file and config.
+superset_env() {
+  export SUPERSET_CONFIG_PATH=$ROOT/deploy/superset/superset_config.py SUPERSET_HOME=$SUPERSET_DIR
+  [[ -s $SUPERSET_DIR/secret_key ]] || (umask 077 && head -c 32 /dev/urandom | base64 >"$SUPERSET_DIR/secret_key")
+  SUPERSET_SECRET_KEY=$(cat "$SUPERSET_DIR/secret_key"); export SUPERSET_SECRET_KEY
+}
+
+superset_install() {
+  local venv=$SUPERSET_DIR/venv stamp=$SUPERSET_DIR/venv/.installed
+  local want; want=$(cat "$ROOT/deploy/superset/requirements.txt" "$ROOT/deploy/superset/superset_config.py" | sha256sum)
+  [[ -f $stamp && $(cat "$stamp") == "$want" ]] && return 0
+  command -v python3 >/dev/null || die "python3 is needed for Superset"
+  log "installing Apache Superset into $venv (pinned, deploy/superset/requirements.txt; a few minutes)"
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --upgrade pip
+  "$venv/bin/pip" install --quiet -r "$ROOT/deploy/superset/requirements.txt"
+  superset_env
+  log "initializing Superset's metadata ($SUPERSET_DIR/superset.db) and its admin user"
+  "$venv/bin/superset" db upgrade >"$SUPERSET_DIR/init.log" 2>&1 || die "superset db upgrade failed; see $SUPERSET_DIR/init.log"
+  "$venv/bin/superset" fab create-admin --username admin --firstname voc --lastname admin \
+    --email admin@localhost --password "$SUPERSET_ADMIN_PASSWORD" >>"$SUPERSET_DIR/init.log" 2>&1 \
+    || die "creating Superset's admin failed; see $SUPERSET_DIR/init.log"
+  "$venv/bin/superset" init >>"$SUPERSET_DIR/init.log" 2>&1 || die "superset init failed; see $SUPERSET_DIR/init.log"
+  echo "$want" >"$stamp"
+}
+
+superset_ready() {  # curl is not on every fresh Debian; the venv's Python is
+  "$SUPERSET_DIR/venv/bin/python" -c 'import sys, urllib.request
+try: sys.exit(urllib.request.urlopen(sys.argv[1], timeout=5).read() != b"OK")
+except OSError: sys.exit(1)' "http://127.0.0.1:$SUPERSET_PORT/health"
+}
+
+superset_up() {
+  local pidfile=$SUPERSET_DIR/superset.pid
+  mkdir -p "$SUPERSET_DIR"
+  if pid_alive "$pidfile"; then log "superset already running (pid $(cat "$pidfile"))"; return 0; fi
+  port_open 127.0.0.1 "$SUPERSET_PORT" \
+    && die "port $SUPERSET_PORT is taken by another process; stop it or set VOC_LOCAL_SUPERSET_PORT"
+  superset_install
+  superset_env
+  log "starting Apache Superset on http://127.0.0.1:$SUPERSET_PORT (user admin)"
+  # One worker process with threads: the metadata is SQLite and the caches are in memory.
+  detach "$pidfile" "$SUPERSET_DIR/superset.log" "$SUPERSET_DIR/venv/bin/gunicorn" \
+    --bind "127.0.0.1:$SUPERSET_PORT" --workers 1 --threads 8 --timeout 120 "superset.app:create_app()"
+  READY_TIMEOUT_S=$((READY_TIMEOUT_S * 3)) wait_until "superset" superset_ready \
+    || die "superset did not answer; see $SUPERSET_DIR/superset.log"
+}
+
 stop_pidfile() {  # stop_pidfile NAME PIDFILE
   local name=$1 pidfile=$2
   if ! pid_alive "$pidfile"; then rm -f "$pidfile"; log "$name not running"; return 0; fi
@@ -197,7 +253,7 @@ stop_pidfile() {  # stop_pidfile NAME PIDFILE
 }
 
 status() {
-  for svc in kafka/kafka.pid clickhouse/server.pid; do
+  for svc in kafka/kafka.pid clickhouse/server.pid superset/superset.pid; do
     if pid_alive "$STATE/$svc"; then echo "${svc%%/*}: running (pid $(cat "$STATE/$svc"))"
     else echo "${svc%%/*}: stopped"; fi
   done
@@ -205,6 +261,7 @@ status() {
 
 kafka_down() { stop_pidfile Kafka "$KAFKA_DIR/kafka.pid"; }
 clickhouse_down() { stop_pidfile clickhouse "$STATE/clickhouse/server.pid"; }
+superset_down() { stop_pidfile superset "$SUPERSET_DIR/superset.pid"; }
 
 # `up` / `down` take an optional service (kafka or clickhouse): `make chaos` stops and starts
 # ClickHouse alone under load.
@@ -212,12 +269,14 @@ case ${1:-}:${2:-} in
   up:) broker_up; clickhouse_up ;;
   up:kafka) broker_up ;;
   up:clickhouse) clickhouse_up ;;
-  down:) kafka_down; clickhouse_down ;;
+  up:superset) superset_up ;;
+  down:) superset_down; kafka_down; clickhouse_down ;;
   down:kafka) kafka_down ;;
   down:clickhouse) clickhouse_down ;;
+  down:superset) superset_down ;;
   status:) status ;;
   browser:) install_browser ;;
   prometheus:) install_prometheus ;;
   zookeeper:) zookeeper_jars ;;
-  *) echo "usage: $0 up|down [kafka|clickhouse] | status | browser | prometheus | zookeeper" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down [kafka|clickhouse|superset] | status | browser | prometheus | zookeeper" >&2; exit 2 ;;
 esac

@@ -21,6 +21,7 @@ __all__ = ["BI_DOC", "BiQuery", "QueryClient", "bi_params", "read_bi_queries"]
 BI_DOC = resource_path("docs/bi.md")
 
 _SECTION = re.compile(r"^## (\d+)\. (.+)$", re.MULTILINE)
+_ANY_SECTION = re.compile(r"^## ", re.MULTILINE)
 _PANEL = re.compile(r"<!-- panel: (\w+) -->")
 _SQL = re.compile(r"```sql\n(.*?)```", re.DOTALL)
 _PARAM = re.compile(r"%\((\w+)\)s")
@@ -64,12 +65,13 @@ class BiQuery:
 
 def read_bi_queries(path: Path = BI_DOC) -> list[BiQuery]:
     """Every numbered section of ``path`` with its query; raises ValueError on a section
-    without exactly one ``sql`` block or without a panel hint."""
+    without exactly one ``sql`` block or without a panel hint. A section ends at the next
+    ``## `` heading, numbered or not."""
     text = path.read_text(encoding="utf-8")
-    starts = list(_SECTION.finditer(text))
     queries = []
-    for i, match in enumerate(starts):
-        body = text[match.end() : starts[i + 1].start() if i + 1 < len(starts) else len(text)]
+    for match in _SECTION.finditer(text):
+        following = _ANY_SECTION.search(text, match.end())
+        body = text[match.end() : following.start() if following else len(text)]
         blocks, panel = _SQL.findall(body), _PANEL.search(body)
         if len(blocks) != 1 or panel is None:
             raise ValueError(f"{path}: section {match.group(0)!r} needs one sql block and a panel hint")

@@ -79,6 +79,15 @@ def test_a_section_without_a_query_is_an_error(tmp_path: Path) -> None:
         read_bi_queries(doc)
 
 
+def test_a_section_ends_at_the_next_heading_numbered_or_not(tmp_path: Path) -> None:
+    # The "## Superset" notes after the last query once became that query's description.
+    doc = tmp_path / "bi.md"
+    query = "<!-- panel: table -->\nAbout it.\n\n```sql\nSELECT 1\n```\n"
+    doc.write_text(f"## 1. One\n{query}\n## Notes\nnot part of it\n", encoding="utf-8")
+    [only] = read_bi_queries(doc)
+    assert only.description == "About it." and only.sql == "SELECT 1"
+
+
 def test_every_documented_query_runs_on_current_clickhouse(current: ChdbClient) -> None:
     params = bi_params("云杉", ["北极星"], "包装", T - timedelta(hours=1), T + timedelta(hours=3))
     results = {q.number: q.run(current, params) for q in read_bi_queries()}
