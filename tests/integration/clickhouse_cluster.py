@@ -1,8 +1,8 @@
 """A ClickHouse cluster for the tests: one ZooKeeper (from the Maven-fetched jars, ``make
 zookeeper``) and N ClickHouse 18.16 servers from Debian's package, each with its own ports,
-data and config under a test's tmp dir. One shard, every server a replica of it (cluster
-``voc``, ``internal_replication``: a Distributed insert writes one replica, replication does
-the rest), distributed DDL through ZooKeeper for ``ON CLUSTER``."""
+data and config under a test's tmp dir: ``shards`` × ``replicas`` servers in cluster ``voc``
+(``internal_replication``: a Distributed insert writes one replica of a shard, replication
+does the rest), distributed DDL through ZooKeeper for ``ON CLUSTER``."""
 
 from __future__ import annotations
 
@@ -52,6 +52,7 @@ def _serving(port: int) -> bool:
 @dataclass
 class _Server:
     name: str
+    shard: int
     tcp_port: int
     http_port: int
     interserver_port: int
@@ -73,6 +74,7 @@ class _Server:
 class ClickHouseCluster:
     root: Path
     replicas: int = 2
+    shards: int = 1
     servers: list[_Server] = field(default_factory=list)
     zookeeper_port: int = 0
     _zookeeper: subprocess.Popen[bytes] | None = None
@@ -80,7 +82,10 @@ class ClickHouseCluster:
     def __post_init__(self) -> None:
         self.zookeeper_port = free_port()
         self.servers = [
-            _Server(f"r{i}", free_port(), free_port(), free_port(), self.root / f"r{i}")
+            _Server(
+                f"s{shard}r{i}", shard, free_port(), free_port(), free_port(), self.root / f"s{shard}r{i}"
+            )
+            for shard in range(1, self.shards + 1)
             for i in range(1, self.replicas + 1)
         ]
 
@@ -112,8 +117,15 @@ class ClickHouseCluster:
         directory = server.directory
         for sub in ("data", "tmp", "user_files", "logs"):
             (directory / sub).mkdir(parents=True, exist_ok=True)
-        replicas = "\n".join(
-            f"<replica><host>127.0.0.1</host><port>{s.tcp_port}</port></replica>" for s in self.servers
+        shards = "\n".join(
+            "<shard><internal_replication>true</internal_replication>"
+            + "".join(
+                f"<replica><host>127.0.0.1</host><port>{s.tcp_port}</port></replica>"
+                for s in self.servers
+                if s.shard == shard
+            )
+            + "</shard>"
+            for shard in range(1, self.shards + 1)
         )
         (directory / "config.xml").write_text(
             f"""<?xml version="1.0"?>
@@ -136,10 +148,10 @@ class ClickHouseCluster:
     <mark_cache_size>134217728</mark_cache_size>
     <uncompressed_cache_size>134217728</uncompressed_cache_size>
     <zookeeper><node><host>127.0.0.1</host><port>{self.zookeeper_port}</port></node></zookeeper>
-    <macros><shard>01</shard><replica>{server.name}</replica></macros>
-    <remote_servers><{CLUSTER}><shard><internal_replication>true</internal_replication>
-        {replicas}
-    </shard></{CLUSTER}></remote_servers>
+    <macros><shard>{server.shard:02d}</shard><replica>{server.name}</replica></macros>
+    <remote_servers><{CLUSTER}>
+        {shards}
+    </{CLUSTER}></remote_servers>
     <distributed_ddl><path>/clickhouse/task_queue/ddl</path></distributed_ddl>
 </yandex>
 """

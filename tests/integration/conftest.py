@@ -139,6 +139,16 @@ class Stack:
     def read(self, topic: str, idle_timeout_s: float = 2.0) -> list[RawRecord]:
         return asyncio.run(read_topic(self.kafka, topic, idle_timeout_s))
 
+    def store_all(self, topic: str, records: list[bytes], what: str, timeout_s: float = 120) -> None:
+        """Produce ``records`` (one feedback each) and wait until ``feedback`` holds that many rows."""
+        self.produce(topic, records)
+        self.wait_until(
+            what,
+            lambda: self.query("SELECT count() FROM feedback")[0][0],
+            lambda n: n == len(records),
+            timeout_s,
+        )
+
     def wait_until(
         self, what: str, probe: Callable[[], Any], done: Callable[[Any], bool], timeout_s: float = 120
     ) -> Any:

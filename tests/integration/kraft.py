@@ -16,7 +16,7 @@ from pathlib import Path
 from config.resources import REPO_ROOT
 from tests.integration.conftest import free_port
 
-__all__ = ["KraftCluster", "ScramUser", "kafka_jars"]
+__all__ = ["make_client_certificate", "KraftCluster", "ScramUser", "kafka_jars"]
 
 _STARTED = "Kafka Server started"
 
@@ -35,19 +35,29 @@ class ScramUser:
 
 def make_test_ca(directory: Path) -> tuple[Path, Path]:
     """A CA and a PEM keystore (private key, then the certificate it signed for 127.0.0.1)
-    for a broker; returns (CA certificate, keystore)."""
+    for a broker; returns (CA certificate, keystore). ``broker.key`` and ``broker.crt`` stay
+    beside it for servers that want them apart (ClickHouse)."""
     directory.mkdir(parents=True, exist_ok=True)
     ca_key, ca_crt = directory / "ca.key", directory / "ca.crt"
-    key, csr, crt = directory / "broker.key", directory / "broker.csr", directory / "broker.crt"
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(ca_key), "-out", str(ca_crt),
+             "-days", "2", "-subj", "/CN=voc-test-ca")  # fmt: skip
     extensions = directory / "san.cnf"
     extensions.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    crt, key = _signed_certificate(directory, "broker", "127.0.0.1", "-extfile", str(extensions))
+    keystore = directory / "broker.pem"
+    keystore.write_text(key.read_text() + crt.read_text())
+    return ca_crt, keystore
 
-    def openssl(*args: str) -> None:
-        subprocess.run(["openssl", *args], check=True, capture_output=True)
 
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(ca_key), "-out", str(ca_crt),
-            "-days", "2", "-subj", "/CN=voc-test-ca")  # fmt: skip
-    openssl(
+def make_client_certificate(directory: Path, name: str = "voc-worker") -> tuple[Path, Path]:
+    """A client certificate signed by :func:`make_test_ca`'s CA in ``directory`` (mutual TLS);
+    returns (certificate, private key)."""
+    return _signed_certificate(directory, name, name)
+
+
+def _signed_certificate(directory: Path, name: str, common_name: str, *extra: str) -> tuple[Path, Path]:
+    key, csr, crt = directory / f"{name}.key", directory / f"{name}.csr", directory / f"{name}.crt"
+    _openssl(
         "req",
         "-newkey",
         "rsa:2048",
@@ -57,13 +67,15 @@ def make_test_ca(directory: Path) -> tuple[Path, Path]:
         "-out",
         str(csr),
         "-subj",
-        "/CN=127.0.0.1",
+        f"/CN={common_name}",
     )
-    openssl("x509", "-req", "-in", str(csr), "-CA", str(ca_crt), "-CAkey", str(ca_key), "-CAcreateserial",
-            "-out", str(crt), "-days", "2", "-extfile", str(extensions))  # fmt: skip
-    keystore = directory / "broker.pem"
-    keystore.write_text(key.read_text() + crt.read_text())
-    return ca_crt, keystore
+    ca = ["-CA", str(directory / "ca.crt"), "-CAkey", str(directory / "ca.key"), "-CAcreateserial"]
+    _openssl("x509", "-req", "-in", str(csr), *ca, "-out", str(crt), "-days", "2", *extra)
+    return crt, key
+
+
+def _openssl(*args: str) -> None:
+    subprocess.run(["openssl", *args], check=True, capture_output=True)
 
 
 @dataclass
@@ -91,6 +103,8 @@ class KraftCluster:
     scram: ScramUser | None = None
     tls: bool = False
     """TLS on the client listener (SSL, or SASL_SSL with ``scram``); see :attr:`ca_file`."""
+    client_auth: bool = False
+    """With ``tls``: clients must show a certificate the test's CA signed (mutual TLS)."""
     heap: str = "384m"
     nodes: list[_Node] = field(default_factory=list)
 
@@ -156,6 +170,12 @@ class KraftCluster:
             ]
         if self._keystore is not None:
             lines += ["ssl.keystore.type=PEM", f"ssl.keystore.location={self._keystore}"]
+        if self.client_auth and self.ca_file is not None:
+            lines += [
+                "listener.name.client.ssl.client.auth=required",
+                "ssl.truststore.type=PEM",
+                f"ssl.truststore.location={self.ca_file}",
+            ]
         node.directory.mkdir(parents=True, exist_ok=True)
         path = node.directory / "server.properties"
         path.write_text("\n".join(lines) + "\n")

@@ -1,9 +1,10 @@
-"""ClickHouse past one server, for real: two ClickHouse 18.16 servers as replicas of one shard,
-coordinated by a ZooKeeper, all started by the test. ``voc db migrate``'s cluster layout
-(``VOC_CLICKHOUSE_CLUSTER``: replicated ``_local`` tables, Distributed tables over them,
-``ON CLUSTER``) is created on both from one server; a worker writes through the pipeline;
-both servers give the same answers (``voc report``, facts and rollups); a replica stopped
-while writing goes on catches up once it is back."""
+"""ClickHouse past one server, for real: two ClickHouse 18.16 servers as replicas of one
+shard (and, second, as two shards), coordinated by a ZooKeeper, all started by the test.
+``voc db migrate``'s cluster layout (``VOC_CLICKHOUSE_CLUSTER``: replicated ``_local``
+tables, Distributed tables over them, ``ON CLUSTER``) is created on both from one server; a
+worker writes through the pipeline; both servers give the same answers (``voc report``,
+facts and rollups); a replica stopped while writing goes on catches up once it is back; two
+shards split the feedback, each feedback on one shard, and answer as one server."""
 
 from __future__ import annotations
 
@@ -31,15 +32,35 @@ def _reviews(first: int, count: int) -> list[bytes]:
     ]
 
 
-@pytest.fixture
-def replicas(tmp_path: Path) -> Iterator[ClickHouseCluster]:
-    """Started before the test's stack, so stopped after the stack dropped its database."""
-    cluster = ClickHouseCluster(tmp_path / "clickhouse", replicas=2)
+def _running(cluster: ClickHouseCluster) -> Iterator[ClickHouseCluster]:
     try:
         cluster.start()
         yield cluster
     finally:
         cluster.stop()
+
+
+@pytest.fixture
+def replicas(tmp_path: Path) -> Iterator[ClickHouseCluster]:
+    """Started before the test's stack, so stopped after the stack dropped its database."""
+    yield from _running(ClickHouseCluster(tmp_path / "clickhouse", replicas=2))
+
+
+@pytest.fixture
+def shards(tmp_path: Path) -> Iterator[ClickHouseCluster]:
+    """Two shards of one server each."""
+    yield from _running(ClickHouseCluster(tmp_path / "clickhouse", replicas=1, shards=2))
+
+
+def _cluster_stack(make_stack: Any, port: int) -> Stack:
+    """The test's stack on the cluster, through one server (the default user, cluster layout)."""
+    stack: Stack = make_stack(
+        clickhouse_port=str(port),
+        clickhouse_cluster=CLUSTER,
+        clickhouse_user="default",
+        clickhouse_password="",
+    )
+    return stack
 
 
 def _report(stack: Stack, port: int) -> str:
@@ -66,10 +87,7 @@ def test_two_replicas_give_the_same_answers_and_a_stopped_one_catches_up(
     replicas: ClickHouseCluster, make_stack: Any
 ) -> None:
     first, second = replicas.servers
-    stack: Stack = make_stack(
-        clickhouse_port=str(first.tcp_port), clickhouse_cluster=CLUSTER, clickhouse_user="default",
-        clickhouse_password="",
-    )  # fmt: skip
+    stack = _cluster_stack(make_stack, first.tcp_port)
     database = stack.settings.clickhouse_database
     # The migration ran on the first server only; ON CLUSTER laid the tables out on both.
     tables = {row[0] for row in second.query(f"SHOW TABLES FROM `{database}`")}
@@ -122,3 +140,43 @@ def test_two_replicas_give_the_same_answers_and_a_stopped_one_catches_up(
         assert left == 0
     assert _answers(second, database)[0] == (79, 79)
     assert os.environ.get("VOC_CLICKHOUSE_CLUSTER", "") == ""  # the rest of the suite runs single-server
+
+
+def test_two_shards_split_the_feedback_and_answer_as_one_server(
+    shards: ClickHouseCluster, make_stack: Any
+) -> None:
+    first, second = shards.servers
+    stack = _cluster_stack(make_stack, first.tcp_port)
+    database = stack.settings.clickhouse_database
+    worker = stack.start_worker()
+    stack.produce(stack.topics.reviews_raw, _reviews(0, 60))
+    stack.wait_until(
+        "60 stored", lambda: stack.query("SELECT count() FROM feedback")[0][0], lambda n: n == 60
+    )
+    stack.stop_worker(worker)
+
+    def ids(server: Any) -> set[str]:
+        return {str(row[0]) for row in server.query("SELECT feedback_id FROM feedback_local", database)}
+
+    # Sharded by a hash of the sorting key: each feedback on exactly one shard, both used.
+    on_first, on_second = ids(first), ids(second)
+    assert on_first and on_second and not on_first & on_second
+    assert len(on_first | on_second) == 60
+    # Each shard's views roll up what that shard holds; the Distributed tables add them up.
+    for server, held in ((first, on_first), (second, on_second)):
+        rolled = server.query("SELECT sum(feedback) FROM feedback_rollup_day_local", database)[0][0]
+        assert rolled == len(held), server.name
+    assert stack.query("SELECT sum(feedback) FROM feedback_rollup_day")[0][0] == 60
+    assert _report(stack, first.tcp_port) == _report(stack, second.tcp_port)
+
+    # A deletion request reaches the shard that holds the customer.
+    env = {**stack.env, "VOC_LOG_LEVEL": "warning"}
+    forgot = run_voc(env, "forget", "--customer-id", "cust-C7", "--requested-by", "test", timeout_s=300)
+    assert forgot.returncode == 0, forgot.stdout + forgot.stderr
+    stack.wait_until(
+        "the erasure",
+        lambda: stack.query("SELECT count() FROM feedback")[0][0],
+        lambda n: n == 59,
+        timeout_s=60,
+    )
+    assert "review:tmall:C7" not in ids(first) | ids(second)
