@@ -207,7 +207,7 @@ def ingest_chat(record: RawRecord, ctx: IngestContext) -> Feedback | None:
 
 
 def ingest_survey(record: RawRecord, ctx: IngestContext) -> Feedback:
-    """A survey response becomes one Feedback: open answers joined, CSAT as the rating."""
+    """A survey response becomes one Feedback: open answers joined, CSAT as itself and as the rating."""
     response = decode_message(record, SurveyResponseIn, ctx.max_message_bytes)
     return Feedback(
         feedback_id=f"survey:{response.survey_id}:{response.response_id}",
@@ -219,6 +219,7 @@ def ingest_survey(record: RawRecord, ctx: IngestContext) -> Feedback:
         text=_clean(_PART_SEPARATOR.join(a.answer for a in response.answers if a.answer)),
         rating=response.csat,
         nps=response.nps,
+        csat=response.csat,
         event_time=response.ts,
         origin=_origin(record),
     )

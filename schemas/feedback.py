@@ -55,6 +55,9 @@ class Feedback(BaseModel):
     rating: int | None = Field(default=None, ge=1, le=5)
     """Star rating, or CSAT for surveys (both 1-5)."""
     nps: int | None = Field(default=None, ge=0, le=10)
+    csat: int | None = Field(default=None, ge=1, le=5)
+    """A survey's CSAT answer (1-5; ``rating`` carries it too, as before): its own column and
+    rollups, so CSAT is reported apart from star ratings."""
     event_time: datetime
     """When the customer said it (UTC)."""
     origin: Origin

@@ -186,6 +186,10 @@ def render_html_report(client: QueryClient, scope: ReportScope) -> str:
         trend.setdefault(row["aspect_l1"], []).append((row["period"], row["negative_share"]))
     top_aspects = sorted(trend, key=lambda a: -sum(1 for _ in trend[a]))[:6]
     nps = {"NPS": [(r["period"], r["nps"]) for r in rows(7)]}
+    csat_trend = {"CSAT": [(r["period"], r["csat_pct"] / 100) for r in rows(13)]}
+    touchpoints = rows(14)
+    csat_answers = sum(r["csat_responses"] for r in touchpoints)
+    csat_satisfied = sum(r["csat_pct"] * r["csat_responses"] / 100 for r in touchpoints)
     gaps = rows(6)
     drill = rows(3)
     kpis = [
@@ -196,15 +200,22 @@ def render_html_report(client: QueryClient, scope: ReportScope) -> str:
         ),
         ("average rating", _e(headline.get("average_rating"))),
         ("NPS", _e(headline.get("nps"))),
+        ("CSAT", f"{100 * csat_satisfied / csat_answers:.1f}%" if csat_answers else "–"),
     ]
     sections = [
-        ("wide", "Headline", "Volume, sentiment, stars and NPS over the range.",
+        ("wide", "Headline", "Volume, sentiment, stars, NPS and CSAT over the range.",
          '<div class="kpis">' + "".join(f"<div class=kpi><b>{v}</b><span>{k}</span></div>" for k, v in kpis)
          + "</div>"),
         ("", "Negative share per aspect", "Share of each aspect's mentions that are negative, per hour.",
          line_chart({a: trend[a] for a in top_aspects}, "negative share", percent=True)),
         ("", "NPS trend", "Promoters minus detractors, in % of answers, per hour.",
          line_chart(nps, "NPS", percent=False)),
+        ("", "CSAT trend", "Share of satisfied survey answers (4-5 of 5), per hour.",
+         line_chart(csat_trend, "CSAT", percent=True)),
+        ("", "CSAT by touchpoint", "Where the survey was taken, and how satisfied customers were there.",
+         _table(touchpoints, [("touchpoint", "touchpoint"), ("csat_responses", "answers"),
+                              ("csat_pct", "CSAT %"), ("dissatisfied_pct", "dissatisfied %"),
+                              ("average_csat", "mean")])),
         ("", f"Competitor gap vs {', '.join(scope.competitors) or 'none'}",
          "Negative share of the brand minus that of its competitors, percentage points: right = worse.",
          bar_chart([(r["aspect_l1"], r["gap_pp"], _BAD if r["gap_pp"] > 0 else _GOOD) for r in gaps], " pp",

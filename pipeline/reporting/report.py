@@ -28,6 +28,17 @@ GROUP BY source, channel
 ORDER BY source, feedback DESC
 """
 
+CSAT_SQL = """
+SELECT brand, channel AS touchpoint, sum(responses) AS answers,
+       round(100 * sum(satisfied) / answers, 1) AS csat_pct,
+       round(100 * sum(dissatisfied) / answers, 1) AS dissatisfied_pct,
+       round(sum(csat_sum) / answers, 2) AS average_csat
+FROM csat_rollup_day
+GROUP BY brand, touchpoint
+HAVING answers > 0
+ORDER BY brand, answers DESC, touchpoint
+"""
+
 NEGATIVE_ASPECTS_SQL = """
 SELECT brand, product_sku, aspect, count() AS mentions, sum(polarity = -1) AS negative,
        round(negative / mentions, 2) AS negative_share,
@@ -170,7 +181,7 @@ def render_report(
     brand_groups: Mapping[str, Sequence[str]] | None = None,
     action_horizons_h: Sequence[int] = (24, 168),
 ) -> str:
-    """Channel mix, the most negative aspects per product with a verbatim, the competitor
+    """Channel mix, CSAT per touchpoint, the most negative aspects per product with a verbatim, the competitor
     gap of each brand group, recent alerts."""
     parts = []
     rows = client.execute(CHANNEL_MIX_SQL)
@@ -179,6 +190,12 @@ def render_report(
         f"Feedback per channel ({total} in all)\n"
         + format_table(["source", "channel", "feedback", "negative share"], rows)
     )
+    rows = client.execute(CSAT_SQL)
+    if rows:
+        parts.append(
+            "CSAT per touchpoint (satisfied = 4-5 of 5)\n"
+            + format_table(["brand", "touchpoint", "answers", "CSAT %", "dissatisfied %", "mean"], rows)
+        )
     rows = client.execute(NEGATIVE_ASPECTS_SQL, {"min_mentions": min_mentions, "limit": limit})
     parts.append(
         "Most negative aspects per product\n"

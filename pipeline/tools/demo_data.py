@@ -251,10 +251,15 @@ def _surveys(rng: random.Random) -> list[dict[str, Any]]:
                 "answers": answers,
                 "ts": _ts(rng),
                 "customer_id": f"C{rng.randrange(600):04d}",
-                "touchpoint": "post_purchase",
+                # Derived from n, not drawn, so the rest of the seeded data stays as it was.
+                "touchpoint": _TOUCHPOINTS[n % len(_TOUCHPOINTS)],
             }
         )
     return responses
+
+
+_TOUCHPOINTS = ("post_purchase", "after_chat", "delivery")
+"""Where a demo survey was taken: the survey's channel, what CSAT by touchpoint groups by."""
 
 
 def _invalid_lines() -> list[bytes]:

@@ -37,6 +37,21 @@ def current() -> ChdbClient:
         "nps": [0, 3, 9, 10, 8, 7, 2, 9, 1, 10, 9, 9],
     }
     client.insert("feedback", feedback)
+    # Survey answers with CSAT at two touchpoints (queries 13 and 14).
+    client.insert(
+        "feedback",
+        {
+            "feedback_id": [f"s{i}" for i in range(4)],
+            "source": ["survey"] * 4,
+            "channel": ["post_purchase", "post_purchase", "after_chat", "after_chat"],
+            "brand": ["云杉"] * 4,
+            "product_sku": ["P1"] * 4,
+            "event_time": [T + timedelta(minutes=15 * i) for i in range(4)],
+            "text": ["还行"] * 4,
+            "csat": [5, 4, 2, 1],
+            "rating": [5, 4, 2, 1],
+        },
+    )
     mentions: dict[str, list[Any]] = {
         "feedback_id": feedback["feedback_id"],
         "brand": feedback["brand"],
@@ -91,8 +106,12 @@ def test_a_section_ends_at_the_next_heading_numbered_or_not(tmp_path: Path) -> N
 def test_every_documented_query_runs_on_current_clickhouse(current: ChdbClient) -> None:
     params = bi_params("云杉", ["北极星"], "包装", T - timedelta(hours=1), T + timedelta(hours=3))
     results = {q.number: q.run(current, params) for q in read_bi_queries()}
-    # Headline: 7 feedback of 云杉, 4 negative, ratings sum 21; NPS 0,3,9,10,8,7,2: 2 promoters, 3 detractors.
-    assert results[1] == [(7, 0.571, 3.0, -14.3)]
+    # Headline: 7 reviews and 4 surveys of 云杉, 4 negative; ratings sum 21 + 12 over 11; NPS
+    # 0,3,9,10,8,7,2 (the surveys have none): 2 promoters, 3 detractors.
+    assert results[1] == [(11, 0.364, 3.0, -14.3)]
+    # CSAT: 5, 4 after purchase (both satisfied), 2, 1 after a chat (both dissatisfied).
+    assert results[14] == [("after_chat", 2, 0.0, 100.0, 1.5), ("post_purchase", 2, 100.0, 0.0, 4.5)]
+    assert sum(row[1] for row in results[13]) == 4
     # The one customer with repeated complaints: three feedback, all negative.
     assert [(r[0], r[1], r[2]) for r in results[11]] == [("c1", 3, 3)]
     # The action at 13:00: the 12:00 hour has 3 of 6 mentions negative, the 13:00 hour 1 of 1.
