@@ -1,4 +1,4 @@
-"""Sink agents: scored feedback, alerts and actions → ClickHouse, in columnar batches.
+"""Sink agents: scored feedback, alerts, actions and case events → ClickHouse, in columnar batches.
 
 The batch body returns only after ClickHouse acknowledged the insert, so Faust commits the
 offsets of stored rows only; a batch read again after a crash between insert and commit
@@ -22,22 +22,24 @@ from pipeline.runtime.context import WorkerContext
 from pipeline.stages import StageOutcome, decode_batch
 from schemas.actions import Action
 from schemas.alerts import Alert
+from schemas.cases import Case
 from schemas.dead_letters import ReasonCode
 from schemas.feedback import ScoredFeedback
 from schemas.records import RawRecord
 from sinks.exactly_once import ExactlyOnceInserter, stored_feedback
 from sinks.kafka import KafkaPublisher
 from sinks.record_store import RecordStore, Rejection, RowBuilder
-from sinks.rows import SCORED_FEEDBACK_TABLES, action_columns, alert_columns
+from sinks.rows import SCORED_FEEDBACK_TABLES, action_columns, alert_columns, case_columns
 
 __all__ = ["register_store_agents"]
 
 
 def register_store_agents(app: faust.App, ctx: WorkerContext, publisher: KafkaPublisher) -> None:
-    """Add the feedback, alert and action sink agents to ``app``."""
+    """Add the feedback, alert, action and case sink agents to ``app``."""
     scored = app.topic(ctx.topics.scored, key_type=bytes, value_type=bytes, value_serializer="raw")
     alerts = app.topic(ctx.topics.alerts, key_type=bytes, value_type=bytes, value_serializer="raw")
     actions = app.topic(ctx.topics.actions, key_type=bytes, value_type=bytes, value_serializer="raw")
+    cases = app.topic(ctx.topics.cases, key_type=bytes, value_type=bytes, value_serializer="raw")
     inserter = ExactlyOnceInserter(ctx.writer.query, ctx.writer.insert, ctx.metrics)
 
     async def forget_stored_offsets(sender: Any, *args: Any, **kwargs: Any) -> None:
@@ -95,7 +97,9 @@ def register_store_agents(app: faust.App, ctx: WorkerContext, publisher: KafkaPu
 
     store_alerts = store_messages(Alert, "alerts", alert_columns, "store_alerts")
     store_actions = store_messages(Action, "actions", action_columns, "store_actions")
+    store_cases = store_messages(Case, "case_events", case_columns, "store_cases")
 
     app.agent(scored, name="store-feedback")(store_feedback)
     app.agent(actions, name="store-actions")(store_actions)
     app.agent(alerts, name="store-alerts")(store_alerts)
+    app.agent(cases, name="store-cases")(store_cases)

@@ -93,6 +93,8 @@ class Settings(BaseSettings):
     """Aspect taxonomy (YAML) used to find aspect mentions."""
     alert_rules_path: Path = _CONFIG_DIR / "alert_rules.yaml"
     """Alert rules (YAML), validated when the worker starts."""
+    case_rules_path: Path = _CONFIG_DIR / "case_rules.yaml"
+    """Case rules (YAML): SLAs per severity and route, repeat window, expiry."""
     window_sizes_s: tuple[PositiveInt, ...] = Field(default=(60, 3600), min_length=1)
     """Tumbling window sizes (seconds) the worker may keep; every window rule must use one
     of them (checked at start). JSON list in the environment: ``[60, 3600, 86400]``."""

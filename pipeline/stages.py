@@ -26,7 +26,7 @@ from pipeline.detection.windows import (
     window_delta,
 )
 from pipeline.errors import InvalidMessage
-from pipeline.ingest import IngestContext, Ingestor, check_event_time
+from pipeline.ingest import IngestContext, Ingestor, check_event_time, decode_message
 from pipeline.text.analysis import Analyzer
 from schemas.alerts import Alert
 from schemas.dead_letters import Stage
@@ -141,14 +141,21 @@ def score_batch(
 
 
 def decode_batch(
-    records: Sequence[RawRecord], model: type[ModelT], stage: Stage, dlq: str
+    records: Sequence[RawRecord], model: type[ModelT], stage: Stage, dlq: str, max_bytes: int | None = None
 ) -> tuple[list[tuple[RawRecord, Stored[ModelT]]], StageOutcome]:
-    """Decode internal-topic records; the undecodable ones become dead letters."""
+    """Decode records; the undecodable ones become dead letters.
+
+    With ``max_bytes`` the records come from outside (an input topic such as case updates)
+    and get the input checks, with their reasons: size, UTF-8, JSON, then the schema
+    (pipeline.ingest.decode_message). Without, they are the pipeline's own messages.
+    """
     outcome = StageOutcome()
     decoded: list[tuple[RawRecord, Stored[ModelT]]] = []
     for record in records:
         try:
-            message = _decode(record, model)
+            message = (
+                _decode(record, model) if max_bytes is None else decode_message(record, model, max_bytes)
+            )
         except Exception as exc:  # noqa: BLE001
             outcome.add_dead(record, stage, exc, dlq)
             continue

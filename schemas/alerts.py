@@ -9,7 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = ["Alert", "AlertKind", "AlertScope", "Severity"]
 
-AlertKind = Literal["threshold", "spike", "volume", "emerging", "critical_feedback", "resolved"]
+AlertKind = Literal[
+    "threshold", "spike", "volume", "emerging", "critical_feedback", "resolved", "sla_breached"
+]
 Severity = Literal["info", "warning", "critical"]
 
 
@@ -59,4 +61,8 @@ class Alert(BaseModel):
     created_at: datetime
     routing_key: str
     """Who should act: ``brand|product`` for window alerts; ``store:…``, ``agent:…`` or
-    ``customer:…`` for a critical single feedback."""
+    ``customer:…`` for a critical single feedback and its case's ``sla_breached``."""
+    customer_ref: str = ""
+    """On ``critical_feedback`` and ``sla_breached``: the customer's salted hash, if known."""
+    case_id: str = ""
+    """On ``sla_breached``: the case nobody responded to in time ({ns}.cases)."""

@@ -13,14 +13,22 @@ from pydantic import BaseModel, ConfigDict
 
 __all__ = ["DeadLetterReason", "ReasonCode", "Stage"]
 
-Stage = Literal["ingest", "analyze", "detect", "sink"]
+Stage = Literal["ingest", "analyze", "detect", "cases", "sink"]
 ReasonCode = Literal[
-    "not_utf8", "not_json", "schema_invalid", "too_large", "out_of_range", "sink_rejected", "processing_error"
+    "not_utf8",
+    "not_json",
+    "schema_invalid",
+    "too_large",
+    "out_of_range",
+    "sink_rejected",
+    "processing_error",
+    "case_update_rejected",
 ]
 """``out_of_range``: valid JSON and schema, but a value the store cannot hold or the pipeline
 will not believe (an event time outside the accepted window). ``sink_rejected``: ClickHouse
 refused the record's rows for good (a type or range error); the record's other rows were not
-stored either."""
+stored either. ``case_update_rejected``: a valid case update the case cannot take (unknown
+case, wrong key, a status it does not allow)."""
 
 _PREFIX = "voc.dlq."
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from schemas.actions import Action
 from schemas.alerts import Alert
+from schemas.cases import Case, CaseUpdate
 from schemas.dead_letters import DeadLetterReason
 from schemas.feedback import ScoredFeedback
 from schemas.inputs import ChatMessageIn, ReviewIn, SurveyResponseIn
@@ -27,6 +28,12 @@ TOPIC_MESSAGES: dict[str, tuple[type[BaseModel], Literal["validation", "serializ
     "feedback.scored": (ScoredFeedback, "serialization", "record value, key brand|product: with sentiment"),
     "alerts": (Alert, "serialization", "record value, key brand: an alert event"),
     "actions": (Action, "validation", "record value, key brand: an action taken on a problem"),
+    "cases": (Case, "serialization", "record value, key brand: a case's whole state after one change"),
+    "case_updates": (
+        CaseUpdate,
+        "validation",
+        "record value, key brand (required): a service's update of a case",
+    ),
     "dlq": (
         DeadLetterReason,
         "validation",

@@ -6,17 +6,20 @@ from collections.abc import Sequence
 
 from schemas.actions import Action
 from schemas.alerts import Alert
+from schemas.cases import Case
 from schemas.feedback import ScoredFeedback
 from schemas.records import Columns, Stored
 
 __all__ = [
     "ACTION_COLUMNS",
     "ALERT_COLUMNS",
+    "CASE_COLUMNS",
     "FEEDBACK_COLUMNS",
     "MENTION_COLUMNS",
     "SCORED_FEEDBACK_TABLES",
     "action_columns",
     "alert_columns",
+    "case_columns",
     "feedback_columns",
     "mention_columns",
 ]
@@ -40,6 +43,14 @@ ALERT_COLUMNS = (
     "kafka_topic", "kafka_partition", "kafka_offset", "stored_at_ms",
 )  # fmt: skip
 
+CASE_COLUMNS = (
+    "case_id", "version", "change", "brand", "product", "customer_ref", "route", "severity",
+    "reason", "alert_ids", "feedback_ids", "verbatims", "complaints", "first_complaint_at",
+    "last_complaint_at", "status", "opened_at", "sla_due_at", "acknowledged_at", "first_response_at",
+    "resolved_at",
+    "outcome", "sla_breached", "reopen_count", "updated_at", "updated_by", "note",
+    "kafka_topic", "kafka_partition", "kafka_offset", "stored_at_ms",
+)  # fmt: skip
 ACTION_COLUMNS = (
     "action_id", "brand", "product", "aspect", "taken_at", "description", "actor",
     "target_negative_share", "kafka_topic", "kafka_partition", "kafka_offset", "stored_at_ms",
@@ -98,6 +109,23 @@ def alert_columns(batch: Sequence[Stored[Alert]], stored_at_ms: int) -> Columns:
             item.topic, item.partition, item.offset, stored_at_ms,
         )  # fmt: skip
         for name, value in zip(ALERT_COLUMNS, values, strict=True):
+            cols[name].append(value)
+    return cols
+
+
+def case_columns(batch: Sequence[Stored[Case]], stored_at_ms: int) -> Columns:
+    """One ``case_events`` row per case event (the ``cases`` view keeps each case's latest)."""
+    cols = _empty(CASE_COLUMNS)
+    for item in batch:
+        c = item.message
+        values = (
+            c.case_id, c.version, c.change, c.brand, c.product, c.customer_ref, c.route, c.severity,
+            c.reason, list(c.alert_ids), list(c.feedback_ids), list(c.verbatims), c.complaints,
+            c.first_complaint_at, c.last_complaint_at, c.status, c.opened_at, c.sla_due_at, c.acknowledged_at,
+            c.first_response_at, c.resolved_at, c.outcome, int(c.sla_breached), c.reopen_count,
+            c.updated_at, c.updated_by, c.note, item.topic, item.partition, item.offset, stored_at_ms,
+        )  # fmt: skip
+        for name, value in zip(CASE_COLUMNS, values, strict=True):
             cols[name].append(value)
     return cols
 

@@ -76,6 +76,7 @@ def critical_alerts(feedback: ScoredFeedback, rules: Iterable[CriticalRule], now
                 reason="; ".join(reasons),
                 created_at=now,
                 routing_key=_front_line_route(feedback),
+                customer_ref=feedback.customer_ref,
             )
         )
     return alerts

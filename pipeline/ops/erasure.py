@@ -9,13 +9,15 @@ from the raw customer id with the configured salt):
 - ``alerts``: the verbatims quoted from the customer's feedback become ``<ERASED>``, and a
   critical alert routed to the customer (``customer:<ref>``) loses its routing key. The alert
   itself, its counts and the feedback ids it cites stay: they describe a product, and an id
-  whose feedback row is gone points at nothing.
+  whose feedback row is gone points at nothing;
+- ``case_events`` and ``cases``: every case of the customer (its verbatims, route, notes).
 
 What it does not reach, by design or by nature (docs: README "Personal data"):
 
 - the rollups (``*_rollup_*``) hold counts per product and period without a customer: the
   erased feedback still counts there, anonymously;
-- Kafka topics (raw, scored, alerts, dead letters) keep the records until their retention;
+- Kafka topics (raw, scored, alerts, cases, dead letters) keep the records until their
+  retention, and the cases table of the stream keeps an open case until it expires;
   a replay from them (offsets reset, ``voc dlq replay``, a backfill) stores them again, so run
   ``voc forget`` again after one;
 - detector windows in the workers' Faust tables keep their few masked samples until the
@@ -76,11 +78,13 @@ class CustomerRows:
     aspect_mentions: int
     customer_profile: int
     alerts: int
+    cases: int
+    """Case events of the customer's cases (the ``cases`` table holds their latest)."""
 
     @property
     def total(self) -> int:
         """Every row counted."""
-        return self.feedback + self.aspect_mentions + self.customer_profile + self.alerts
+        return self.feedback + self.aspect_mentions + self.customer_profile + self.alerts + self.cases
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +120,7 @@ _ALERT_QUOTES = (
     " OR routing_key = %(route)s)"
 )
 COUNT_ALERTS_SQL = f"SELECT count() FROM alerts WHERE {_ALERT_QUOTES}"
+COUNT_CASES_SQL = "SELECT count() FROM case_events WHERE customer_ref = %(ref)s"
 
 # Children before the feedback rows: a request cut short is found again by its feedback.
 DELETE_MENTIONS_SQL = "ALTER TABLE aspect_mentions DELETE WHERE has(%(ids)s, feedback_id)"
@@ -126,8 +131,10 @@ REDACT_ALERTS_SQL = (
     f"WHERE {_ALERT_QUOTES}"
 )
 DELETE_PROFILE_SQL = "ALTER TABLE customer_experience_state DELETE WHERE customer_ref = %(ref)s"
+DELETE_CASE_EVENTS_SQL = "ALTER TABLE case_events DELETE WHERE customer_ref = %(ref)s"
+DELETE_CASES_SQL = "ALTER TABLE cases DELETE WHERE customer_ref = %(ref)s"
 DELETE_FEEDBACK_SQL = "ALTER TABLE feedback DELETE WHERE customer_ref = %(ref)s"
-_TABLES = ("aspect_mentions", "alerts", "customer_experience_state", "feedback")
+_TABLES = ("aspect_mentions", "alerts", "customer_experience_state", "case_events", "cases", "feedback")
 
 PENDING_MUTATIONS_SQL = (
     "SELECT count() FROM system.mutations "
@@ -135,9 +142,9 @@ PENDING_MUTATIONS_SQL = (
 )
 LOG_SQL = (
     "INSERT INTO erasure_log (request_id, customer_ref, requested_by, requested_at, completed_at, "
-    "feedback_rows, mention_rows, profile_rows, alert_rows) SELECT %(request_id)s, %(customer_ref)s, "
-    "%(requested_by)s, %(requested_at)s, %(completed_at)s, %(feedback)s, %(aspect_mentions)s, "
-    "%(customer_profile)s, %(alerts)s"
+    "feedback_rows, mention_rows, profile_rows, alert_rows, case_rows) SELECT %(request_id)s, "
+    "%(customer_ref)s, %(requested_by)s, %(requested_at)s, %(completed_at)s, %(feedback)s, "
+    "%(aspect_mentions)s, %(customer_profile)s, %(alerts)s, %(cases)s"
 )
 """INSERT ... SELECT: one statement both engines take with parameters (clickhouse-driver would
 wait for a data block after an inline ``VALUES``)."""
@@ -165,6 +172,7 @@ def find_customer(client: SqlClient, ref: str, ids: tuple[str, ...] | None = Non
         aspect_mentions=_scalar(client, COUNT_MENTIONS_SQL, params),
         customer_profile=_scalar(client, COUNT_PROFILE_SQL, params),
         alerts=_scalar(client, COUNT_ALERTS_SQL, params),
+        cases=_scalar(client, COUNT_CASES_SQL, params),
     )
 
 
@@ -208,7 +216,11 @@ def forget_customer(
     ids = _feedback_ids(client, ref)
     before = find_customer(client, ref, ids)
     params = _params(ref, ids)
-    for statement in (DELETE_MENTIONS_SQL, REDACT_ALERTS_SQL, DELETE_PROFILE_SQL, DELETE_FEEDBACK_SQL):
+    deletions = (
+        DELETE_MENTIONS_SQL, REDACT_ALERTS_SQL, DELETE_PROFILE_SQL, DELETE_CASE_EVENTS_SQL, DELETE_CASES_SQL,
+        DELETE_FEEDBACK_SQL,
+    )  # fmt: skip
+    for statement in deletions:
         client.execute(ClusterLayout(cluster, database).mutation(statement) if cluster else statement, params)
     _wait_for_mutations(client, database, timeout_s, clock, local=bool(cluster))
     after = find_customer(client, ref, ids)

@@ -39,6 +39,19 @@ HAVING answers > 0
 ORDER BY brand, answers DESC, touchpoint
 """
 
+CASES_SQL = """
+SELECT route_kind, count() AS cases, countIf(status = 'acknowledged') AS acknowledged,
+       countIf(status = 'resolved') AS resolved, countIf(status IN ('open', 'reopened')) AS waiting,
+       countIf(sla_breached = 1) AS breached,
+       round(countIf(sla_breached = 0 AND isNotNull(first_response_at)) / cases, 3) AS within_sla,
+       round(quantileIf(0.5)(toUInt32(ifNull(first_response_at, opened_at)) - toUInt32(opened_at),
+                             isNotNull(first_response_at)), 1) AS response_p50_s
+FROM (SELECT splitByChar(':', route)[1] AS route_kind, status, sla_breached, first_response_at, opened_at
+      FROM cases FINAL)
+GROUP BY route_kind
+ORDER BY cases DESC, route_kind
+"""
+
 NEGATIVE_ASPECTS_SQL = """
 SELECT brand, product_sku, aspect, count() AS mentions, sum(polarity = -1) AS negative,
        round(negative / mentions, 2) AS negative_share,
@@ -174,6 +187,15 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], max_widt
     return "\n".join([line(list(headers)), line(["-" * w for w in widths]), *map(line, cells)])
 
 
+def render_cases(client: Client) -> str:
+    """Cases per kind of route (store, agent, customer): where they stand and their SLAs."""
+    rows = client.execute(CASES_SQL)
+    return "Cases and SLAs per route (voc.cases → ClickHouse `cases`; docs/bi.md 15-17)\n" + format_table(
+        ["route", "cases", "acknowledged", "resolved", "waiting", "past SLA", "within SLA", "response p50 s"],
+        rows,
+    )
+
+
 def render_report(
     client: Client,
     limit: int = 10,
@@ -220,6 +242,8 @@ def render_report(
                 rows,
             )
         )
+    if client.execute("SELECT count() FROM cases")[0][0]:
+        parts.append(render_cases(client))
     rows = client.execute(RECENT_ALERTS_SQL, {"limit": limit})
     parts.append(
         "Alerts stored in ClickHouse\n"

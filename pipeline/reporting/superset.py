@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import http.cookiejar
 import json
+import math
 import re
 import urllib.error
 import urllib.parse
@@ -357,7 +358,12 @@ def clickhouse_sqlalchemy_uri(config: ClickHouseConfig) -> str:
 def _comparable(row: Mapping[str, Any]) -> list[str]:
     # Column by column, as JSON: Superset serializes datetimes with their ISO form in SQL Lab
     # ('2026-11-01T09:00:00') where str() writes a space; floats keep their repr either way.
-    return [json.dumps(value, default=lambda v: v.isoformat(), ensure_ascii=False) for value in row.values()]
+    # NaN (ClickHouse's avg or quantile of no rows) is null in Superset's JSON.
+    return [
+        json.dumps(None if isinstance(value, float) and math.isnan(value) else value,
+                   default=lambda v: v.isoformat(), ensure_ascii=False)
+        for value in row.values()
+    ]  # fmt: skip
 
 
 def _rison_filters(filters: Sequence[tuple[str, str]]) -> str:

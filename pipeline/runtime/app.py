@@ -12,6 +12,7 @@ import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from agents import (
+    register_case_agents,
     register_detect_agent,
     register_ingest_agents,
     register_store_agents,
@@ -81,6 +82,7 @@ def create_app(ctx: WorkerContext) -> faust.App:
     register_ingest_agents(app, ctx, publisher)
     register_detect_agent(app, ctx, publisher)
     register_store_agents(app, ctx, publisher)
+    register_case_agents(app, ctx, publisher)
 
     async def commit_on_shutdown(sender: Any, **kwargs: Any) -> None:
         # Faust's own last commit happens while it waits for streams to drain, which is

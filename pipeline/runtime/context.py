@@ -7,7 +7,7 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
-from config import AlertRules, Settings, load_alert_rules, load_taxonomy
+from config import AlertRules, CaseRules, Settings, load_alert_rules, load_case_rules, load_taxonomy
 from config.errors import ConfigError
 from pipeline.ingest import IngestContext
 from pipeline.runtime.kafka_admin import TopicsReport, ensure_topics
@@ -124,6 +124,7 @@ class WorkerContext:
     metrics: PipelineMetrics
     analyzer: Analyzer
     rules: AlertRules
+    case_rules: CaseRules
     ingest: IngestContext
     writer: ClickHouseWriter
     watchdog: ProgressWatchdog
@@ -146,6 +147,7 @@ class WorkerContext:
             metrics=metrics,
             analyzer=build_analyzer(settings),
             rules=load_alert_rules(settings.alert_rules_path, settings.window_sizes_s),
+            case_rules=load_case_rules(settings.case_rules_path),
             ingest=ingest_context(settings),
             writer=ClickHouseWriter(clickhouse_config(settings), metrics, retry),
             watchdog=ProgressWatchdog(settings.stall_timeout_s, metrics),

@@ -29,6 +29,7 @@ class PipelineMetrics:
     duplicate_events: Counter
     alerts_emitted: Counter
     alerts_suppressed: Counter
+    case_changes: Counter
     batch_size: Histogram
     batch_seconds: Histogram
     insert_seconds: Histogram
@@ -80,6 +81,13 @@ class PipelineMetrics:
                 "voc_alerts_emitted",
                 "Alerts sent to the alert topic.",
                 ["rule", "severity"],
+                registry=registry,
+            ),
+            case_changes=Counter(
+                "voc_case_changes",
+                "Case events published on the cases topic, by change (opened, linked, "
+                "acknowledged, contacted, resolved, reopened, sla_breached, expired).",
+                ["change", "severity"],
                 registry=registry,
             ),
             alerts_suppressed=Counter(

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pipeline.runtime.kafka_admin import TopicSpec
 
 __all__ = [
-    "BRAND_WINDOWS_TABLE", "FINGERPRINTS_TABLE", "TABLES", "WINDOWS_TABLE", "TopicNames", "changelog_topic",
-    "topic_specs",
+    "BRAND_WINDOWS_TABLE", "CASES_TABLE", "FINGERPRINTS_TABLE", "TABLES", "WINDOWS_TABLE", "TopicNames",
+    "changelog_topic", "topic_specs",
 ]  # fmt: skip
 
 #: Name of the Faust table holding windowed counts; its changelog is ``{app_id}-{name}-changelog``.
@@ -23,8 +23,11 @@ BRAND_WINDOWS_TABLE = "brand-windows"
 #: The Faust table of the fingerprints each product counted (pipeline.detection.dedup),
 #: partitioned by product.
 FINGERPRINTS_TABLE = "product-fingerprints"
+#: The Faust table of open and recent cases (pipeline.cases), partitioned by brand like the
+#: alerts and case updates it is built from.
+CASES_TABLE = "cases"
 #: Every table of the worker.
-TABLES = (WINDOWS_TABLE, BRAND_WINDOWS_TABLE, FINGERPRINTS_TABLE)
+TABLES = (WINDOWS_TABLE, BRAND_WINDOWS_TABLE, FINGERPRINTS_TABLE, CASES_TABLE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +41,8 @@ class TopicNames:
     alerts: str
     actions: str
     brand_windows: str
+    cases: str
+    case_updates: str
     dlq: str
 
     @classmethod
@@ -54,6 +59,8 @@ class TopicNames:
             alerts=f"{namespace}.alerts",
             actions=f"{namespace}.actions",
             brand_windows=f"{namespace}.windows.brand",
+            cases=f"{namespace}.cases",
+            case_updates=f"{namespace}.case_updates",
             dlq=f"{namespace}.dlq",
         )
 
@@ -61,7 +68,8 @@ class TopicNames:
         """Every topic, inputs first."""
         return [
             self.reviews_raw, self.chats_raw, self.surveys_raw,
-            self.scored, self.alerts, self.actions, self.brand_windows, self.dlq,
+            self.scored, self.alerts, self.actions, self.brand_windows, self.cases, self.case_updates,
+            self.dlq,
         ]  # fmt: skip
 
 
@@ -75,17 +83,17 @@ def topic_specs(
 ) -> list[TopicSpec]:
     """Every topic a worker of app ``app_id`` reads or writes, the table changelogs included.
 
-    The tables are keyed like the topics they read (scored feedback by product, window
-    deltas by brand) and their changelogs are co-partitioned with those topics, so these
-    must have the settings' partition count (``strict``). Any other count elsewhere only
-    changes how many workers share the work.
+    The tables are keyed like the topics they read (scored feedback by product; window
+    deltas, alerts and case updates by brand) and their changelogs are co-partitioned
+    with those topics, so these must have the settings' partition count (``strict``). Any
+    other count elsewhere only changes how many workers share the work.
 
     Replicated topics take a write only when all but one replica have it
     (``min.insync.replicas`` = replication - 1, so 2 of 3): with the producers' ``acks=all``,
     an acknowledged record survives the loss of any one broker, and one broker may be down
     without stopping writes.
     """
-    keyed_state = {topics.scored, topics.brand_windows}
+    keyed_state = {topics.scored, topics.brand_windows, topics.alerts, topics.case_updates}
     durability = {"min.insync.replicas": str(replication - 1)} if replication > 1 else {}
     specs = [
         TopicSpec(

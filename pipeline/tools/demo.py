@@ -9,6 +9,7 @@ import subprocess
 import time
 import urllib.request
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -18,13 +19,15 @@ from config import Settings
 from pipeline.dead_letters import PAYLOAD_HEADER
 from pipeline.ingest import IngestContext, ingest_chat, ingest_review, ingest_survey
 from pipeline.ops.kafka_io import iter_jsonl_lines, produce_lines, read_topic
-from pipeline.reporting.report import format_table, render_report
+from pipeline.reporting.report import format_table, render_cases, render_report
 from pipeline.runtime.context import ingest_context, load_sentiment_scorer
 from pipeline.runtime.kafka_connection import KafkaConnection
 from pipeline.runtime.topics import TopicNames
+from pipeline.tools.case_service import respond_to_cases
 from pipeline.tools.demo_data import COMPETITORS, OWN_BRAND, DemoManifest, write_demo_files
 from pipeline.tools.worker_process import start_worker, stop_worker
 from schemas.alerts import Alert
+from schemas.cases import Case
 from schemas.dead_letters import DeadLetterReason
 from schemas.feedback import Feedback
 from schemas.records import RawRecord
@@ -33,6 +36,10 @@ __all__ = ["demo_feedback", "format_alerts", "format_dead_letters", "run_demo"]
 
 _POLL_S = 2.0
 _SETTLE_S = 6.0
+# One-minute SLAs, so that the case the simulated store service leaves unanswered breaches
+# while the demo runs; VOC_CASE_RULES_PATH, when set, wins.
+DEMO_CASE_RULES = Path(__file__).resolve().parent.parent.parent / "config" / "case_rules_demo.yaml"
+_BREACH_TIMEOUT_S = 180.0
 
 
 def format_alerts(records: list[bytes], critical_shown: int = 8) -> str:
@@ -189,6 +196,38 @@ def _wait_for(
     return value
 
 
+def run_store_service(settings: Settings, client: Client, topics: TopicNames) -> int:
+    """Answer the opened cases as a store service would (pipeline.tools.case_service), wait
+    for the one left unanswered to breach its SLA, print the cases; the number breached."""
+    connection = KafkaConnection.from_settings(settings)
+    published = asyncio.run(read_topic(connection, topics.cases, idle_timeout_s=2))
+    latest: dict[str, Case] = {}
+    for record in published:
+        case = Case.model_validate_json(record.value)
+        if case.version >= latest.get(case.case_id, case).version:
+            latest[case.case_id] = case
+    updates = respond_to_cases(list(latest.values()), datetime.now(UTC))
+    lines = [update.model_dump_json().encode() for update in updates]
+    asyncio.run(produce_lines(connection, topics.case_updates, lines, "brand"))
+    answered = len({u.case_id for u in updates})
+    print(
+        f"[demo] store service: {len(latest)} cases opened on {topics.cases}; acknowledged {answered}, "
+        f"resolved {sum(u.kind == 'resolved' for u in updates)}, left {len(latest) - answered} unanswered; "
+        "waiting for the SLA (1 minute in the demo) to pass",
+        flush=True,
+    )
+    deadline = time.monotonic() + _BREACH_TIMEOUT_S
+    breached = 0
+    while time.monotonic() < deadline:
+        breached = int(client.execute("SELECT countIf(sla_breached = 1) FROM cases FINAL")[0][0])
+        if breached >= len(latest) - answered:
+            break
+        time.sleep(_POLL_S)
+    time.sleep(_SETTLE_S)  # the last updates and the breach alerts reach ClickHouse
+    print("\n" + render_cases(client))
+    return breached
+
+
 def run_demo(settings: Settings, client: Client, work_dir: Path, timeout_s: float = 300) -> int:
     """Start a worker, produce the demo files, wait for ClickHouse, print the results.
 
@@ -209,7 +248,7 @@ def run_demo(settings: Settings, client: Client, work_dir: Path, timeout_s: floa
     first_offsets: dict[tuple[str, int], int] = {}
     started_ms = int(time.time() * 1000)
     print(f"[demo] starting a worker (log: {log_path})", flush=True)
-    worker = start_worker(os.environ, log_path)
+    worker = start_worker({"VOC_CASE_RULES_PATH": str(DEMO_CASE_RULES), **os.environ}, log_path)
     try:
         for name, topic, key in (
             ("reviews", topics.reviews_raw, "review_id"),
@@ -252,14 +291,15 @@ def run_demo(settings: Settings, client: Client, work_dir: Path, timeout_s: floa
             read_topic(KafkaConnection.from_settings(settings), topics.alerts, idle_timeout_s=2)
         )
         print(f"Alert events consumed from {topics.alerts}: " + format_alerts([r.value for r in alerts]))
+        breached = run_store_service(settings, client, topics)
         dead = asyncio.run(read_topic(KafkaConnection.from_settings(settings), topics.dlq, idle_timeout_s=2))
         print(f"\nDead letters on {topics.dlq}: " + format_dead_letters(dead))
-        ok = stored >= to_store and bool(alerts)
+        ok = stored >= to_store and bool(alerts) and breached > 0
         print(
             f"\n[demo] {'done' if ok else 'INCOMPLETE'}: {stored}/{to_store} new feedback of this run "
             f"stored ({already} stored by an earlier run), "
             f"{len({orjson.loads(r.value)['alert_id'] for r in alerts})} "
-            f"alerts on the topic, {len(dead)} dead letters"
+            f"alerts on the topic, {breached} case(s) past their SLA, {len(dead)} dead letters"
         )
         return 0 if ok else 1
     finally:

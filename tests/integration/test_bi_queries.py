@@ -6,8 +6,9 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import pytest
 
 from pipeline.reporting.bi_queries import bi_params, read_bi_queries
 from pipeline.reporting.html_report import default_scope, render_html_report
+from pipeline.tools.case_service import respond_to_cases
 from pipeline.tools.demo_data import (
     COMPETITORS,
     INCIDENT_SKU,
@@ -24,6 +26,7 @@ from pipeline.tools.demo_data import (
     write_demo_files,
 )
 from schemas.actions import Action
+from schemas.cases import Case
 from tests.integration.conftest import Stack
 
 pytestmark = pytest.mark.integration
@@ -57,6 +60,23 @@ def demo_stack(make_stack: Callable[..., Stack], tmp_path: Path) -> Stack:
         "the demo feedback and the action stored",
         lambda: stack.query("SELECT uniqExact(feedback_id), (SELECT count() FROM actions) FROM feedback")[0],
         lambda counts: counts[0] >= manifest.expected_feedback and counts[1] >= 1,
+    )
+    # A store service answers the cases the critical alerts opened (queries 15-17 read them).
+    stack.wait_until(
+        "cases opened", lambda: stack.query("SELECT count() FROM cases FINAL")[0][0], lambda n: n > 0
+    )
+    time.sleep(2)  # the last critical alerts' cases
+    published = [Case.model_validate_json(r.value) for r in stack.read(stack.topics.cases)]
+    latest = {case.case_id: case for case in sorted(published, key=lambda c: c.version)}
+    updates = respond_to_cases(list(latest.values()), datetime.now(UTC))
+    stack.produce(
+        stack.topics.case_updates, [u.model_dump_json().encode() for u in updates], key_field="brand"
+    )
+    resolved = sum(u.kind == "resolved" for u in updates)
+    stack.wait_until(
+        "the store service's updates stored",
+        lambda: stack.query("SELECT countIf(status = 'resolved') FROM cases FINAL")[0][0],
+        lambda n: n == resolved,
     )
     # Rollups trail the facts by the insert being written, and alerts arrive on their own
     # stage: read once nothing moves any more. (One full run drew 3 of the 4 charts; alone
