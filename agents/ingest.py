@@ -43,7 +43,13 @@ def _register(
         async for records in batches(stream, ctx, stage):
             timer = BatchTimer(ctx, stage)
             outcome = score_batch(
-                records, ingestor, ctx.ingest, ctx.analyzer, ctx.topics.scored, ctx.topics.dlq
+                records,
+                ingestor,
+                ctx.ingest,
+                ctx.analyzer,
+                ctx.topics.scored,
+                ctx.topics.dlq,
+                conversations_topic=ctx.topics.conversations if name == "chats" else None,
             )
             await publish_outcome(publisher, outcome, ctx, stage)
             timer.done()

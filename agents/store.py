@@ -23,13 +23,20 @@ from pipeline.stages import StageOutcome, decode_batch
 from schemas.actions import Action
 from schemas.alerts import Alert
 from schemas.cases import Case
+from schemas.conversations import ConversationEnd
 from schemas.dead_letters import ReasonCode
 from schemas.feedback import ScoredFeedback
 from schemas.records import RawRecord
 from sinks.exactly_once import ExactlyOnceInserter, stored_feedback
 from sinks.kafka import KafkaPublisher
 from sinks.record_store import RecordStore, Rejection, RowBuilder
-from sinks.rows import SCORED_FEEDBACK_TABLES, action_columns, alert_columns, case_columns
+from sinks.rows import (
+    SCORED_FEEDBACK_TABLES,
+    action_columns,
+    alert_columns,
+    case_columns,
+    conversation_columns,
+)
 
 __all__ = ["register_store_agents"]
 
@@ -40,6 +47,9 @@ def register_store_agents(app: faust.App, ctx: WorkerContext, publisher: KafkaPu
     alerts = app.topic(ctx.topics.alerts, key_type=bytes, value_type=bytes, value_serializer="raw")
     actions = app.topic(ctx.topics.actions, key_type=bytes, value_type=bytes, value_serializer="raw")
     cases = app.topic(ctx.topics.cases, key_type=bytes, value_type=bytes, value_serializer="raw")
+    conversations = app.topic(
+        ctx.topics.conversations, key_type=bytes, value_type=bytes, value_serializer="raw"
+    )
     inserter = ExactlyOnceInserter(ctx.writer.query, ctx.writer.insert, ctx.metrics)
 
     async def forget_stored_offsets(sender: Any, *args: Any, **kwargs: Any) -> None:
@@ -98,8 +108,12 @@ def register_store_agents(app: faust.App, ctx: WorkerContext, publisher: KafkaPu
     store_alerts = store_messages(Alert, "alerts", alert_columns, "store_alerts")
     store_actions = store_messages(Action, "actions", action_columns, "store_actions")
     store_cases = store_messages(Case, "case_events", case_columns, "store_cases")
+    store_conversations = store_messages(
+        ConversationEnd, "conversations", conversation_columns, "store_conversations"
+    )
 
     app.agent(scored, name="store-feedback")(store_feedback)
     app.agent(actions, name="store-actions")(store_actions)
     app.agent(alerts, name="store-alerts")(store_alerts)
     app.agent(cases, name="store-cases")(store_cases)
+    app.agent(conversations, name="store-conversations")(store_conversations)

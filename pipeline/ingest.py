@@ -20,12 +20,14 @@ from pydantic import BaseModel, ValidationError
 
 from pipeline.errors import InvalidMessage
 from pipeline.text.normalize import mask_pii, normalize_text
+from schemas.conversations import ConversationEnd
 from schemas.feedback import Feedback, Origin
 from schemas.inputs import ChatMessageIn, ProductRef, ReviewIn, SurveyResponseIn
 from schemas.records import RawRecord
 
 __all__ = [
-    "DATETIME_MAX", "DATETIME_MIN", "IngestContext", "Ingestor", "check_event_time", "decode_message",
+    "DATETIME_MAX", "DATETIME_MIN", "IngestContext", "Ingestor", "check_event_time", "conversation_end",
+    "decode_message",
     "customer_ref", "ingest_chat", "ingest_review", "ingest_survey",
 ]  # fmt: skip
 
@@ -203,6 +205,31 @@ def ingest_chat(record: RawRecord, ctx: IngestContext) -> Feedback | None:
         text=_clean(turn.text),
         event_time=turn.ts,
         origin=_origin(record),
+    )
+
+
+def conversation_end(record: RawRecord, ctx: IngestContext) -> ConversationEnd | None:
+    """The outcome a chat turn closes its conversation with, if it carries one (any role).
+
+    Called for every chat record that passed ingest; a record without the word ``outcome``
+    is not decoded again (most turns), one with ``"outcome": null`` is.
+    """
+    if b'"outcome"' not in record.value:
+        return None
+    turn = decode_message(record, ChatMessageIn, ctx.max_message_bytes)
+    if turn.outcome is None:
+        return None
+    return ConversationEnd(
+        conversation_id=turn.conversation_id,
+        brand=_identifier("brand", turn.brand),
+        product_sku=_product_fields(turn.product).get("product_sku", ""),
+        channel=turn.channel,
+        customer_ref=customer_ref(turn.customer_id, ctx.customer_ref_salt),
+        store_id=_identifier("store_id", turn.store_id or ""),
+        agent_id=_identifier("agent_id", turn.agent_id or ""),
+        outcome=turn.outcome,
+        ended_at=turn.ts,
+        closing_turn=turn.turn_index,
     )
 
 

@@ -26,7 +26,7 @@ from pipeline.detection.windows import (
     window_delta,
 )
 from pipeline.errors import InvalidMessage
-from pipeline.ingest import IngestContext, Ingestor, check_event_time, decode_message
+from pipeline.ingest import IngestContext, Ingestor, check_event_time, conversation_end, decode_message
 from pipeline.text.analysis import Analyzer
 from schemas.alerts import Alert
 from schemas.dead_letters import Stage
@@ -117,6 +117,7 @@ def score_batch(
     out_topic: str,
     dlq: str,
     now: datetime | None = None,
+    conversations_topic: str | None = None,
 ) -> StageOutcome:
     """Raw source records → ScoredFeedback on ``out_topic`` keyed by brand|product: ingest
     (validate, normalize, mask, check the event time against ``now``) and analyze in one pass,
@@ -124,11 +125,22 @@ def score_batch(
 
     A record that fails ingest is dead-lettered with stage ``ingest``, one the analyzer fails
     on with stage ``analyze``; both carry the raw record, so a replay goes to the raw topic.
+    With ``conversations_topic`` (chats), a turn that closes its conversation also yields its
+    :class:`ConversationEnd` there, keyed by brand, whatever its role.
     """
     now = now or datetime.now(UTC)
     outcome = StageOutcome()
     for record in records:
+        dead_before = len(outcome.dead_letters)
         feedback = _ingested(record, ingestor, ctx, now, outcome, dlq)
+        if conversations_topic is not None and len(outcome.dead_letters) == dead_before:
+            ended = conversation_end(record, ctx)
+            if ended is not None:
+                outcome.outputs.append(
+                    OutgoingRecord(
+                        conversations_topic, ended.brand.encode(), ended.model_dump_json().encode()
+                    )
+                )
         if feedback is None:
             continue
         try:

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from schemas.actions import Action
 from schemas.alerts import Alert
 from schemas.cases import Case, CaseUpdate
+from schemas.conversations import ConversationEnd
 from schemas.dead_letters import DeadLetterReason
 from schemas.feedback import ScoredFeedback
 from schemas.inputs import ChatMessageIn, ReviewIn, SurveyResponseIn
@@ -33,6 +34,11 @@ TOPIC_MESSAGES: dict[str, tuple[type[BaseModel], Literal["validation", "serializ
         CaseUpdate,
         "validation",
         "record value, key brand (required): a service's update of a case",
+    ),
+    "conversations": (
+        ConversationEnd,
+        "serialization",
+        "record value, key brand: how a chat conversation ended (from its closing turn)",
     ),
     "dlq": (
         DeadLetterReason,

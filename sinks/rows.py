@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from schemas.actions import Action
 from schemas.alerts import Alert
 from schemas.cases import Case
+from schemas.conversations import ConversationEnd
 from schemas.feedback import ScoredFeedback
 from schemas.records import Columns, Stored
 
@@ -14,12 +15,14 @@ __all__ = [
     "ACTION_COLUMNS",
     "ALERT_COLUMNS",
     "CASE_COLUMNS",
+    "CONVERSATION_COLUMNS",
     "FEEDBACK_COLUMNS",
     "MENTION_COLUMNS",
     "SCORED_FEEDBACK_TABLES",
     "action_columns",
     "alert_columns",
     "case_columns",
+    "conversation_columns",
     "feedback_columns",
     "mention_columns",
 ]
@@ -50,6 +53,10 @@ CASE_COLUMNS = (
     "resolved_at",
     "outcome", "sla_breached", "reopen_count", "updated_at", "updated_by", "note",
     "kafka_topic", "kafka_partition", "kafka_offset", "stored_at_ms",
+)  # fmt: skip
+CONVERSATION_COLUMNS = (
+    "conversation_id", "brand", "product_sku", "channel", "customer_ref", "store_id", "agent_id",
+    "outcome", "ended_at", "closing_turn", "kafka_topic", "kafka_partition", "kafka_offset", "stored_at_ms",
 )  # fmt: skip
 ACTION_COLUMNS = (
     "action_id", "brand", "product", "aspect", "taken_at", "description", "actor",
@@ -126,6 +133,20 @@ def case_columns(batch: Sequence[Stored[Case]], stored_at_ms: int) -> Columns:
             c.updated_at, c.updated_by, c.note, item.topic, item.partition, item.offset, stored_at_ms,
         )  # fmt: skip
         for name, value in zip(CASE_COLUMNS, values, strict=True):
+            cols[name].append(value)
+    return cols
+
+
+def conversation_columns(batch: Sequence[Stored[ConversationEnd]], stored_at_ms: int) -> Columns:
+    """One ``conversations`` row per conversation end."""
+    cols = _empty(CONVERSATION_COLUMNS)
+    for item in batch:
+        c = item.message
+        values = (
+            c.conversation_id, c.brand, c.product_sku, c.channel, c.customer_ref, c.store_id, c.agent_id,
+            c.outcome, c.ended_at, c.closing_turn, item.topic, item.partition, item.offset, stored_at_ms,
+        )  # fmt: skip
+        for name, value in zip(CONVERSATION_COLUMNS, values, strict=True):
             cols[name].append(value)
     return cols
 

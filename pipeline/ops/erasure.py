@@ -10,7 +10,8 @@ from the raw customer id with the configured salt):
   critical alert routed to the customer (``customer:<ref>``) loses its routing key. The alert
   itself, its counts and the feedback ids it cites stay: they describe a product, and an id
   whose feedback row is gone points at nothing;
-- ``case_events`` and ``cases``: every case of the customer (its verbatims, route, notes).
+- ``case_events`` and ``cases``: every case of the customer (its verbatims, route, notes);
+- ``conversations``: how the customer's chats ended.
 
 What it does not reach, by design or by nature (docs: README "Personal data"):
 
@@ -80,11 +81,16 @@ class CustomerRows:
     alerts: int
     cases: int
     """Case events of the customer's cases (the ``cases`` table holds their latest)."""
+    conversations: int
+    """Chat conversation outcomes of the customer."""
 
     @property
     def total(self) -> int:
         """Every row counted."""
-        return self.feedback + self.aspect_mentions + self.customer_profile + self.alerts + self.cases
+        return (
+            self.feedback + self.aspect_mentions + self.customer_profile + self.alerts + self.cases
+            + self.conversations
+        )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +127,7 @@ _ALERT_QUOTES = (
 )
 COUNT_ALERTS_SQL = f"SELECT count() FROM alerts WHERE {_ALERT_QUOTES}"
 COUNT_CASES_SQL = "SELECT count() FROM case_events WHERE customer_ref = %(ref)s"
+COUNT_CONVERSATIONS_SQL = "SELECT count() FROM conversations WHERE customer_ref = %(ref)s"
 
 # Children before the feedback rows: a request cut short is found again by its feedback.
 DELETE_MENTIONS_SQL = "ALTER TABLE aspect_mentions DELETE WHERE has(%(ids)s, feedback_id)"
@@ -133,8 +140,12 @@ REDACT_ALERTS_SQL = (
 DELETE_PROFILE_SQL = "ALTER TABLE customer_experience_state DELETE WHERE customer_ref = %(ref)s"
 DELETE_CASE_EVENTS_SQL = "ALTER TABLE case_events DELETE WHERE customer_ref = %(ref)s"
 DELETE_CASES_SQL = "ALTER TABLE cases DELETE WHERE customer_ref = %(ref)s"
+DELETE_CONVERSATIONS_SQL = "ALTER TABLE conversations DELETE WHERE customer_ref = %(ref)s"
 DELETE_FEEDBACK_SQL = "ALTER TABLE feedback DELETE WHERE customer_ref = %(ref)s"
-_TABLES = ("aspect_mentions", "alerts", "customer_experience_state", "case_events", "cases", "feedback")
+_TABLES = (
+    "aspect_mentions", "alerts", "customer_experience_state", "case_events", "cases", "conversations",
+    "feedback",
+)  # fmt: skip
 
 PENDING_MUTATIONS_SQL = (
     "SELECT count() FROM system.mutations "
@@ -142,9 +153,9 @@ PENDING_MUTATIONS_SQL = (
 )
 LOG_SQL = (
     "INSERT INTO erasure_log (request_id, customer_ref, requested_by, requested_at, completed_at, "
-    "feedback_rows, mention_rows, profile_rows, alert_rows, case_rows) SELECT %(request_id)s, "
-    "%(customer_ref)s, %(requested_by)s, %(requested_at)s, %(completed_at)s, %(feedback)s, "
-    "%(aspect_mentions)s, %(customer_profile)s, %(alerts)s, %(cases)s"
+    "feedback_rows, mention_rows, profile_rows, alert_rows, case_rows, conversation_rows) SELECT "
+    "%(request_id)s, %(customer_ref)s, %(requested_by)s, %(requested_at)s, %(completed_at)s, "
+    "%(feedback)s, %(aspect_mentions)s, %(customer_profile)s, %(alerts)s, %(cases)s, %(conversations)s"
 )
 """INSERT ... SELECT: one statement both engines take with parameters (clickhouse-driver would
 wait for a data block after an inline ``VALUES``)."""
@@ -173,6 +184,7 @@ def find_customer(client: SqlClient, ref: str, ids: tuple[str, ...] | None = Non
         customer_profile=_scalar(client, COUNT_PROFILE_SQL, params),
         alerts=_scalar(client, COUNT_ALERTS_SQL, params),
         cases=_scalar(client, COUNT_CASES_SQL, params),
+        conversations=_scalar(client, COUNT_CONVERSATIONS_SQL, params),
     )
 
 
@@ -218,7 +230,7 @@ def forget_customer(
     params = _params(ref, ids)
     deletions = (
         DELETE_MENTIONS_SQL, REDACT_ALERTS_SQL, DELETE_PROFILE_SQL, DELETE_CASE_EVENTS_SQL, DELETE_CASES_SQL,
-        DELETE_FEEDBACK_SQL,
+        DELETE_CONVERSATIONS_SQL, DELETE_FEEDBACK_SQL,
     )  # fmt: skip
     for statement in deletions:
         client.execute(ClusterLayout(cluster, database).mutation(statement) if cluster else statement, params)

@@ -43,6 +43,7 @@ class TopicNames:
     brand_windows: str
     cases: str
     case_updates: str
+    conversations: str
     dlq: str
 
     @classmethod
@@ -61,6 +62,7 @@ class TopicNames:
             brand_windows=f"{namespace}.windows.brand",
             cases=f"{namespace}.cases",
             case_updates=f"{namespace}.case_updates",
+            conversations=f"{namespace}.conversations",
             dlq=f"{namespace}.dlq",
         )
 
@@ -69,7 +71,7 @@ class TopicNames:
         return [
             self.reviews_raw, self.chats_raw, self.surveys_raw,
             self.scored, self.alerts, self.actions, self.brand_windows, self.cases, self.case_updates,
-            self.dlq,
+            self.conversations, self.dlq,
         ]  # fmt: skip
 
 

@@ -34,7 +34,7 @@ def test_migrate_and_create_topics_are_idempotent(make_stack: Callable[..., Stac
         voc(stack, "db", "migrate").strip()
         == f"database {stack.settings.clickhouse_database}: schema is current"
     )
-    assert voc(stack, "topics", "create").strip() == "created 0 topics; 14 already existed"
+    assert voc(stack, "topics", "create").strip() == "created 0 topics; 15 already existed"
     tables = {row[0] for row in stack.query("SHOW TABLES")}
     rollups = {f"aspect_rollup_{g}" for g in ("minute", "hour", "day")} | {
         f"{kind}_rollup_{g}" for kind in ("feedback", "csat") for g in ("hour", "day")
@@ -42,7 +42,7 @@ def test_migrate_and_create_topics_are_idempotent(make_stack: Callable[..., Stac
     profile = {"customer_experience_state", "customer_experience"}
     views = {f"{t}_mv" for t in (*rollups, "customer_experience_state")}
     facts = {"schema_migrations", "feedback", "aspect_mentions", "alerts", "actions", "erasure_log"}
-    cases = {"case_events", "cases", "cases_mv"}
+    cases = {"case_events", "cases", "cases_mv", "conversations", "customer_journey"}
     assert tables == facts | rollups | profile | views | cases
     assert stack.query("SELECT version, name FROM schema_migrations ORDER BY version") == [
         (1, "initial"),
@@ -53,6 +53,7 @@ def test_migrate_and_create_topics_are_idempotent(make_stack: Callable[..., Stac
         (6, "erasure_log"),
         (7, "csat"),
         (8, "cases"),
+        (9, "journeys"),
     ]
 
 
@@ -66,7 +67,7 @@ def test_migrate_creates_a_new_database(make_stack: Callable[..., Stack]) -> Non
         ).stdout  # fmt: skip
         assert out.strip().endswith(
             "applied 0001_initial, 0002_alert_details, 0003_actions, 0004_alert_channel, 0005_rollups, "
-            "0006_erasure_log, 0007_csat, 0008_cases"
+            "0006_erasure_log, 0007_csat, 0008_cases, 0009_journeys"
         )
     finally:
         stack.query(f"DROP DATABASE IF EXISTS `{stack.settings.clickhouse_database}_new`")

@@ -66,6 +66,40 @@ def current() -> ChdbClient:
         "evidence": ["包装破了"] * 12,
     }
     client.insert("aspect_mentions", mentions)
+    # Two cases (queries 15-17): c1's resolved after an hour, c3's open past its SLA.
+    client.insert(
+        "case_events",
+        {
+            "case_id": ["case-1", "case-1", "case-3"],
+            "version": [1, 2, 1],
+            "change": ["opened", "resolved", "opened"],
+            "brand": ["云杉"] * 3,
+            "customer_ref": ["c1", "c1", "c3"],
+            "route": ["customer:c1", "customer:c1", "store:S1"],
+            "severity": ["critical"] * 3,
+            "status": ["open", "resolved", "open"],
+            "first_complaint_at": [T, T, T + timedelta(minutes=30)],
+            "last_complaint_at": [T, T, T + timedelta(minutes=30)],
+            "opened_at": [T, T, T + timedelta(minutes=30)],
+            "sla_due_at": [T + timedelta(hours=1)] * 2 + [T + timedelta(minutes=90)],
+            "first_response_at": [None, T + timedelta(minutes=20), None],
+            "resolved_at": [None, T + timedelta(minutes=60), None],
+            "sla_breached": [0, 0, 1],
+            "updated_at": [T, T + timedelta(minutes=60), T + timedelta(minutes=90)],
+        },
+    )
+    # c1's chat ended unresolved just before the negative reviews (queries 18-19).
+    client.insert(
+        "conversations",
+        {
+            "conversation_id": ["CV1", "CV2"],
+            "brand": ["云杉", "云杉"],
+            "channel": ["app", "app"],
+            "customer_ref": ["c1", "c4"],
+            "outcome": ["unresolved", "resolved"],
+            "ended_at": [T - timedelta(minutes=5), T - timedelta(minutes=5)],
+        },
+    )
     client.execute(
         "INSERT INTO actions (action_id, brand, aspect, taken_at, description, target_negative_share) VALUES "
         "('A1', '云杉', '包装', '2026-11-05 13:00:00', '换供应商', 0.3)"
@@ -112,6 +146,19 @@ def test_every_documented_query_runs_on_current_clickhouse(current: ChdbClient) 
     # CSAT: 5, 4 after purchase (both satisfied), 2, 1 after a chat (both dissatisfied).
     assert results[14] == [("after_chat", 2, 0.0, 100.0, 1.5), ("post_purchase", 2, 100.0, 0.0, 4.5)]
     assert sum(row[1] for row in results[13]) == 4
+    # Cases: c3's waits past its SLA at a store; c1's was answered in 20 min, resolved in 60.
+    assert results[15] == [("store:S1", "critical", 1, 1, 1, results[15][0][5])]
+    assert [row[:4] for row in results[16]] == [
+        ("customer care", 1, 1, 20.0),
+        ("store:S1", 1, 0, results[16][1][3]),
+    ]
+    assert results[17][0][:3] == ("customer care", 1, 0)  # c1 wrote nothing after the resolution
+    # f0, f1 and f2 (all negative) within 7 days after CV1.
+    assert [(row[0], row[6]) for row in results[18]] == [("c1", "f0"), ("c1", "f1"), ("c1", "f2")]
+    assert results[19] == [
+        ("1. chatted", 2), ("2. a chat ended unresolved", 1), ("3. then a negative review within 7 days", 1),
+        ("4. and a case", 1), ("5. and the case resolved", 1),
+    ]  # fmt: skip
     # The one customer with repeated complaints: three feedback, all negative.
     assert [(r[0], r[1], r[2]) for r in results[11]] == [("c1", 3, 3)]
     # The action at 13:00: the 12:00 hour has 3 of 6 mentions negative, the 13:00 hour 1 of 1.

@@ -2,7 +2,9 @@ import orjson
 import pytest
 
 from pipeline.errors import InvalidMessage
-from pipeline.ingest import IngestContext, ingest_chat, ingest_review, ingest_survey
+from pipeline.ingest import IngestContext, conversation_end, ingest_chat, ingest_review, ingest_survey
+from pipeline.stages import score_batch
+from pipeline.text.analysis import Analyzer
 from schemas.records import RawRecord
 from tests.unit.conftest import record
 
@@ -80,6 +82,39 @@ def test_customer_chat_turn_becomes_feedback(ingest_ctx: IngestContext) -> None:
 
 def test_agent_chat_turn_is_skipped(ingest_ctx: IngestContext) -> None:
     assert ingest_chat(record(orjson.dumps({**CHAT, "role": "agent"})), ingest_ctx) is None
+
+
+def test_the_turn_closing_a_conversation_gives_its_outcome(ingest_ctx: IngestContext) -> None:
+    # Usually the agent's closing turn: no feedback, but the outcome is kept (journeys).
+    closing = record(orjson.dumps({**CHAT, "role": "agent", "turn_index": 5, "outcome": "unresolved"}))
+    assert ingest_chat(closing, ingest_ctx) is None
+    ended = conversation_end(closing, ingest_ctx)
+    assert ended is not None
+    assert (ended.conversation_id, ended.outcome, ended.closing_turn, ended.store_id) == (
+        "CV1",
+        "unresolved",
+        5,
+        "S1",
+    )
+    assert ended.customer_ref == "" and ended.ended_at.isoformat() == "2026-11-01T02:00:00+00:00"
+    assert conversation_end(record(orjson.dumps(CHAT)), ingest_ctx) is None
+    assert conversation_end(record(orjson.dumps({**CHAT, "outcome": None})), ingest_ctx) is None
+
+
+def test_score_batch_publishes_conversation_ends_of_chats_only(
+    ingest_ctx: IngestContext, analyzer: Analyzer
+) -> None:
+    closing = record(
+        orjson.dumps({**CHAT, "role": "agent", "turn_index": 1, "outcome": "resolved"}), "t.chats.raw"
+    )
+    turns = [record(orjson.dumps(CHAT), "t.chats.raw"), closing, record(b"{broken", "t.chats.raw")]
+    outcome = score_batch(
+        turns, ingest_chat, ingest_ctx, analyzer, "t.scored", "t.dlq", conversations_topic="t.conv"
+    )
+    assert [o.topic for o in outcome.outputs] == ["t.scored", "t.conv"]
+    assert outcome.outputs[1].key == "云杉".encode() and len(outcome.dead_letters) == 1
+    without = score_batch(turns, ingest_chat, ingest_ctx, analyzer, "t.scored", "t.dlq")
+    assert [o.topic for o in without.outputs] == ["t.scored"]
 
 
 SURVEY = {
