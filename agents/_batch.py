@@ -167,15 +167,17 @@ async def publish_outcome(
     ctx: WorkerContext,
     stage: str,
     extra: Sequence[Any] = (),
+    skip_reason: str = "not_customer_voice",
 ) -> None:
     """Deliver outputs and dead letters (waiting for the broker), then count them. Dead
-    letters carry the value ``VOC_DLQ_PAYLOAD`` asks for (masked by default)."""
+    letters carry the value ``VOC_DLQ_PAYLOAD`` asks for (masked by default); records the
+    stage skipped count under ``skip_reason``."""
     await publisher.publish([*outcome.to_publish(ctx.settings.dlq_payload), *extra])
     ctx.metrics.messages_out.labels(stage).inc(len(outcome.outputs) + len(extra))
     for reason in outcome.dead_reasons:
         ctx.metrics.dead_letters.labels(stage, reason).inc()
     if outcome.skipped:
-        ctx.metrics.skipped.labels(stage, "not_customer_voice").inc(outcome.skipped)
+        ctx.metrics.skipped.labels(stage, skip_reason).inc(outcome.skipped)
 
 
 class BatchTimer:

@@ -93,6 +93,8 @@ class Settings(BaseSettings):
     """Aspect taxonomy (YAML) used to find aspect mentions."""
     alert_rules_path: Path = _CONFIG_DIR / "alert_rules.yaml"
     """Alert rules (YAML), validated when the worker starts."""
+    brand_lexicon_path: Path = _CONFIG_DIR / "brand_lexicon.yaml"
+    """Brands and products (YAML) that social posts are matched against."""
     case_rules_path: Path = _CONFIG_DIR / "case_rules.yaml"
     """Case rules (YAML): SLAs per severity and route, repeat window, expiry."""
     window_sizes_s: tuple[PositiveInt, ...] = Field(default=(60, 3600), min_length=1)

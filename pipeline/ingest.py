@@ -18,16 +18,17 @@ from typing import TypeVar
 import orjson
 from pydantic import BaseModel, ValidationError
 
+from config.brand_lexicon import BrandLexicon
 from pipeline.errors import InvalidMessage
 from pipeline.text.normalize import mask_pii, normalize_text
 from schemas.conversations import ConversationEnd
 from schemas.feedback import Feedback, Origin
-from schemas.inputs import ChatMessageIn, ProductRef, ReviewIn, SurveyResponseIn
+from schemas.inputs import ChatMessageIn, ProductRef, ReviewIn, SocialPostIn, SurveyResponseIn
 from schemas.records import RawRecord
 
 __all__ = [
     "DATETIME_MAX", "DATETIME_MIN", "IngestContext", "Ingestor", "check_event_time", "conversation_end",
-    "decode_message",
+    "decode_message", "ingest_social",
     "customer_ref", "ingest_chat", "ingest_review", "ingest_survey",
 ]  # fmt: skip
 
@@ -55,6 +56,8 @@ class IngestContext:
     """Event times older than this (before the batch's ``now``) are out of range."""
     event_time_max_future_s: int = _DAY_S
     """Event times further ahead of ``now`` than this are out of range."""
+    brands: BrandLexicon | None = None
+    """Finds the brand and product of a social post (``ingest_social``)."""
 
 
 def check_event_time(feedback: Feedback, ctx: IngestContext, now: datetime) -> Feedback:
@@ -230,6 +233,32 @@ def conversation_end(record: RawRecord, ctx: IngestContext) -> ConversationEnd |
         outcome=turn.outcome,
         ended_at=turn.ts,
         closing_turn=turn.turn_index,
+    )
+
+
+def ingest_social(record: RawRecord, ctx: IngestContext) -> Feedback | None:
+    """A social post or comment becomes one Feedback of the brand its text names (the brand
+    lexicon), ``None`` when it names none (counted as ``no_brand``)."""
+    post = decode_message(record, SocialPostIn, ctx.max_message_bytes)
+    if ctx.brands is None:
+        raise InvalidMessage("processing_error", "no brand lexicon configured for social posts")
+    text = _clean(post.text)
+    found = ctx.brands.find(text)
+    if found is None:
+        return None
+    brand, sku = found
+    reply = f":{post.comment_id}" if post.comment_id else ""
+    return Feedback(
+        feedback_id=f"social:{post.platform}:{post.post_id}{reply}",
+        source="social",
+        channel=post.platform,
+        brand=brand,
+        product_sku=sku,
+        customer_ref=customer_ref(post.author_id, ctx.customer_ref_salt),
+        text=text,
+        engagement=post.engagement.total,
+        event_time=post.ts,
+        origin=_origin(record),
     )
 
 

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = ["AspectMention", "Feedback", "Origin", "Polarity", "ScoredFeedback", "Source"]
 
-Source = Literal["review", "chat", "survey"]
+Source = Literal["review", "chat", "survey", "social"]
 Polarity = Literal[-1, 0, 1]
 """-1 negative, 0 neutral, 1 positive."""
 
@@ -55,6 +55,8 @@ class Feedback(BaseModel):
     rating: int | None = Field(default=None, ge=1, le=5)
     """Star rating, or CSAT for surveys (both 1-5)."""
     nps: int | None = Field(default=None, ge=0, le=10)
+    engagement: int = Field(default=0, ge=0)
+    """Social posts: likes, comments and shares together (0 elsewhere)."""
     csat: int | None = Field(default=None, ge=1, le=5)
     """A survey's CSAT answer (1-5; ``rating`` carries it too, as before): its own column and
     rollups, so CSAT is reported apart from star ratings."""

@@ -15,6 +15,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 __all__ = [
     "ChatMessageIn",
     "ProductRef",
+    "SocialEngagement",
+    "SocialPostIn",
     "ReviewIn",
     "SurveyAnswer",
     "SurveyResponseIn",
@@ -92,6 +94,39 @@ class SurveyAnswer(BaseModel):
 
     question: str = Field(max_length=1_000)
     answer: str = Field(max_length=20_000)
+
+
+class SocialEngagement(BaseModel):
+    """How many people reacted to a post, as the platform counts them."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    likes: int = Field(default=0, ge=0)
+    comments: int = Field(default=0, ge=0)
+    shares: int = Field(default=0, ge=0)
+
+    @property
+    def total(self) -> int:
+        """Likes, comments and shares together."""
+        return self.likes + self.comments + self.shares
+
+
+class SocialPostIn(_Input):
+    """A post or comment on a social platform (``{ns}.social.raw``): 微博, 小红书, 抖音...
+
+    It names no brand: the brand and product are found in its text (config/brand_lexicon.yaml),
+    and a post without a known brand is skipped and counted.
+    """
+
+    platform: Name
+    post_id: Identifier
+    comment_id: str | None = Field(default=None, max_length=256)
+    """Set on a comment: the post it answers is ``post_id``."""
+    author_id: str | None = Field(default=None, max_length=256)
+    """The platform's author id: stored only as a salted hash, like a customer id."""
+    text: str = Field(max_length=20_000)
+    ts: UtcDatetime
+    engagement: SocialEngagement = SocialEngagement()
 
 
 class SurveyResponseIn(_Input):

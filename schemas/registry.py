@@ -18,7 +18,7 @@ from schemas.cases import Case, CaseUpdate
 from schemas.conversations import ConversationEnd
 from schemas.dead_letters import DeadLetterReason
 from schemas.feedback import ScoredFeedback
-from schemas.inputs import ChatMessageIn, ReviewIn, SurveyResponseIn
+from schemas.inputs import ChatMessageIn, ReviewIn, SocialPostIn, SurveyResponseIn
 
 __all__ = ["TOPIC_MESSAGES", "topic_json_schema", "topic_json_schemas"]
 
@@ -26,6 +26,11 @@ TOPIC_MESSAGES: dict[str, tuple[type[BaseModel], Literal["validation", "serializ
     "reviews.raw": (ReviewIn, "validation", "record value: a review as a platform connector sends it"),
     "chats.raw": (ChatMessageIn, "validation", "record value: one chat message"),
     "surveys.raw": (SurveyResponseIn, "validation", "record value: one survey response"),
+    "social.raw": (
+        SocialPostIn,
+        "validation",
+        "record value: a social post or comment (brand found in its text)",
+    ),
     "feedback.scored": (ScoredFeedback, "serialization", "record value, key brand|product: with sentiment"),
     "alerts": (Alert, "serialization", "record value, key brand: an alert event"),
     "actions": (Action, "validation", "record value, key brand: an action taken on a problem"),

@@ -30,8 +30,8 @@ __all__ = [
 FEEDBACK_COLUMNS = (
     "feedback_id", "source", "channel", "brand", "product_sku", "product_name", "variant",
     "customer_ref", "store_id", "agent_id", "event_time", "text", "polarity", "score",
-    "rating", "nps", "csat", "aspect_count", "taxonomy_version", "model_version", "origin_topic",
-    "origin_partition", "origin_offset", "produced_at_ms", "kafka_topic", "kafka_partition",
+    "rating", "nps", "csat", "engagement", "aspect_count", "taxonomy_version", "model_version",
+    "origin_topic", "origin_partition", "origin_offset", "produced_at_ms", "kafka_topic", "kafka_partition",
     "kafka_offset", "stored_at_ms",
 )  # fmt: skip
 MENTION_COLUMNS = (
@@ -76,7 +76,7 @@ def feedback_columns(batch: Sequence[Stored[ScoredFeedback]], stored_at_ms: int)
         values = (
             f.feedback_id, f.source, f.channel, f.brand, f.product_sku, f.product_name,
             f.variant, f.customer_ref, f.store_id, f.agent_id, f.event_time, f.text,
-            f.polarity, f.score, f.rating, f.nps, f.csat, len(f.aspects), f.taxonomy_version,
+            f.polarity, f.score, f.rating, f.nps, f.csat, f.engagement, len(f.aspects), f.taxonomy_version,
             f.model_version, f.origin.topic, f.origin.partition, f.origin.offset,
             f.origin.timestamp_ms, item.topic, item.partition, item.offset, stored_at_ms,
         )  # fmt: skip

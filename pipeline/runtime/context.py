@@ -8,6 +8,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 
 from config import AlertRules, CaseRules, Settings, load_alert_rules, load_case_rules, load_taxonomy
+from config.brand_lexicon import load_brand_lexicon
 from config.errors import ConfigError
 from pipeline.ingest import IngestContext
 from pipeline.runtime.kafka_admin import TopicsReport, ensure_topics
@@ -111,6 +112,7 @@ def ingest_context(settings: Settings) -> IngestContext:
         customer_ref_salt=settings.customer_ref_salt.get_secret_value().encode(),
         event_time_max_age_s=settings.event_time_max_age_days * 86_400,
         event_time_max_future_s=settings.event_time_max_future_s,
+        brands=load_brand_lexicon(settings.brand_lexicon_path),
     )
 
 

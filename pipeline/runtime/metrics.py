@@ -62,7 +62,8 @@ class PipelineMetrics:
             ),
             skipped=Counter(
                 "voc_messages_skipped",
-                "Valid records that are not customer voice.",
+                "Valid records skipped: not customer voice (agent and bot chat turns), or a social post "
+                "naming no known brand (reason no_brand).",
                 ["stage", "reason"],
                 registry=registry,
             ),

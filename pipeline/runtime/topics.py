@@ -37,6 +37,7 @@ class TopicNames:
     reviews_raw: str
     chats_raw: str
     surveys_raw: str
+    social_raw: str
     scored: str
     alerts: str
     actions: str
@@ -56,6 +57,7 @@ class TopicNames:
             reviews_raw=f"{namespace}.reviews.raw",
             chats_raw=f"{namespace}.chats.raw",
             surveys_raw=f"{namespace}.surveys.raw",
+            social_raw=f"{namespace}.social.raw",
             scored=f"{namespace}.feedback.scored",
             alerts=f"{namespace}.alerts",
             actions=f"{namespace}.actions",
@@ -69,7 +71,7 @@ class TopicNames:
     def all(self) -> list[str]:
         """Every topic, inputs first."""
         return [
-            self.reviews_raw, self.chats_raw, self.surveys_raw,
+            self.reviews_raw, self.chats_raw, self.surveys_raw, self.social_raw,
             self.scored, self.alerts, self.actions, self.brand_windows, self.cases, self.case_updates,
             self.conversations, self.dlq,
         ]  # fmt: skip

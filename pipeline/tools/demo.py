@@ -17,7 +17,7 @@ from clickhouse_driver import Client
 
 from config import Settings
 from pipeline.dead_letters import PAYLOAD_HEADER
-from pipeline.ingest import IngestContext, ingest_chat, ingest_review, ingest_survey
+from pipeline.ingest import IngestContext, ingest_chat, ingest_review, ingest_social, ingest_survey
 from pipeline.ops.kafka_io import iter_jsonl_lines, produce_lines, read_topic
 from pipeline.reporting.report import format_table, render_cases, render_report
 from pipeline.runtime.context import ingest_context, load_sentiment_scorer
@@ -133,7 +133,12 @@ def _stored_from(client: Client, first_offsets: dict[tuple[str, int], int], sinc
 def demo_feedback(manifest: DemoManifest, ingest: IngestContext) -> list[Feedback]:
     """The demo files as the ingest stage turns them into feedback (in process, no broker);
     the invalid messages and the agents' chat turns are left out, as the pipeline does."""
-    ingestors = {"reviews": ingest_review, "chats": ingest_chat, "surveys": ingest_survey}
+    ingestors = {
+        "reviews": ingest_review,
+        "chats": ingest_chat,
+        "surveys": ingest_survey,
+        "social": ingest_social,
+    }
     feedback: list[Feedback] = []
     for name, path in manifest.files.items():
         for offset, line in enumerate(iter_jsonl_lines(path)):
@@ -239,7 +244,8 @@ def run_demo(settings: Settings, client: Client, work_dir: Path, timeout_s: floa
     print(
         f"[demo] data: {manifest.expected_feedback} feedback expected from "
         f"{sum(1 for f in manifest.files.values() for _ in iter_jsonl_lines(f))} messages "
-        f"({manifest.agent_turns} agent chat turns skipped, {manifest.invalid_messages} invalid)"
+        f"({manifest.agent_turns} agent chat turns and {manifest.social_without_brand} social posts "
+        f"naming no brand skipped, {manifest.invalid_messages} invalid)"
     )
     already = _already_stored(client, settings, manifest)
     to_store = manifest.expected_feedback - already
@@ -254,6 +260,7 @@ def run_demo(settings: Settings, client: Client, work_dir: Path, timeout_s: floa
             ("reviews", topics.reviews_raw, "review_id"),
             ("chats", topics.chats_raw, "conversation_id"),
             ("surveys", topics.surveys_raw, "response_id"),
+            ("social", topics.social_raw, "post_id"),
         ):
             offsets: dict[int, int] = {}
             lines = iter_jsonl_lines(manifest.files[name])

@@ -87,6 +87,8 @@ class DemoManifest:
     expected_feedback: int
     invalid_messages: int
     agent_turns: int
+    social_without_brand: int = 0
+    """Social posts that name no brand of the lexicon: skipped, like agent turns."""
 
 
 def extract_review_sample(shared_data: Path, out: Path = REVIEW_SAMPLE) -> int:
@@ -262,6 +264,62 @@ _TOUCHPOINTS = ("post_purchase", "after_chat", "delivery")
 """Where a demo survey was taken: the survey's channel, what CSAT by touchpoint groups by."""
 
 
+SOCIAL_PLATFORMS = ("weibo", "xiaohongshu", "douyin")
+_SOCIAL_GOOD = [
+    "{brand}的{product}真不错，推荐",
+    "刚收到{brand}{product}，很满意",
+    "{brand}家{product}性价比很高",
+]
+_SOCIAL_BAD = [
+    "{brand}的{product}包装破了，客服也不理人",
+    "买的{brand}{product}坏了，要退货",
+    "{brand}{product}物流太慢了，差评",
+]
+_SOCIAL_NO_BRAND = ["今天天气真好", "有没有人推荐一下好用的东西", "周末去哪里玩"]
+_SOCIAL_PRODUCT_WORDS = {
+    "SHAMPOO": "洗发水",
+    "FRUIT": "橙子",
+    "PHONE": "手机",
+    "MILK": "牛奶",
+    "TABLET": "平板",
+}
+
+
+def _social_posts() -> tuple[list[dict[str, Any]], int]:
+    """Posts and comments naming the demo's brands in their text, one in ten naming none.
+
+    Its own seeded generator: the other files stay exactly as before the social input."""
+    rng = random.Random(SEED + 17)
+    posts: list[dict[str, Any]] = []
+    without_brand = 0
+    for n in range(90):
+        if n % 10 == 9:
+            text, without_brand = rng.choice(_SOCIAL_NO_BRAND), without_brand + 1
+        else:
+            brand = rng.choice(BRANDS)
+            product = rng.choice(sorted(_SOCIAL_PRODUCT_WORDS.values()))
+            text = rng.choice(_SOCIAL_BAD if rng.random() < 0.45 else _SOCIAL_GOOD).format(
+                brand=brand, product=product
+            )
+        posts.append(
+            {
+                "schema_version": 1,
+                "platform": rng.choice(SOCIAL_PLATFORMS),
+                "post_id": f"P{n // 3:04d}",
+                "comment_id": None if n % 3 == 0 else f"C{n:05d}",
+                "author_id": f"U{rng.randrange(400):04d}",
+                "text": text,
+                "ts": _ts(rng),
+                "engagement": {
+                    "likes": rng.randrange(500),
+                    "comments": rng.randrange(50),
+                    "shares": rng.randrange(80),
+                },
+            }
+        )
+    return posts, without_brand
+
+
 def _invalid_lines() -> list[bytes]:
     """One of each kind of bad input; each must reach the dead-letter topic with its reason."""
     return [
@@ -282,7 +340,7 @@ def _invalid_lines() -> list[bytes]:
 
 
 def write_demo_files(out_dir: Path) -> DemoManifest:
-    """Write ``reviews.jsonl``, ``chats.jsonl`` and ``surveys.jsonl`` into ``out_dir``.
+    """Write ``reviews.jsonl``, ``chats.jsonl``, ``surveys.jsonl`` and ``social.jsonl`` into ``out_dir``.
 
     Deterministic: the same files every time (fixed seed, fixed timestamps), so a second
     demo run re-sends the same feedback ids and the report does not double.
@@ -293,7 +351,8 @@ def write_demo_files(out_dir: Path) -> DemoManifest:
     chats, agent_turns = _chats(rng)
     surveys = _surveys(rng)
     invalid = _invalid_lines()
-    files = {name: out_dir / f"{name}.jsonl" for name in ("reviews", "chats", "surveys")}
+    social, without_brand = _social_posts()
+    files = {name: out_dir / f"{name}.jsonl" for name in ("reviews", "chats", "surveys", "social")}
     review_lines = [orjson.dumps(r) for r in reviews]
     # Bad lines go in the middle of the stream: the worker must keep going after them.
     review_lines[len(review_lines) // 2 : len(review_lines) // 2] = invalid
@@ -301,13 +360,19 @@ def write_demo_files(out_dir: Path) -> DemoManifest:
         ("reviews", review_lines),
         ("chats", [orjson.dumps(c) for c in chats]),
         ("surveys", [orjson.dumps(s) for s in surveys]),
+        ("social", [orjson.dumps(p) for p in social]),
     ):
         files[name].write_bytes(b"\n".join(lines) + b"\n")
     return DemoManifest(
         files=files,
-        expected_feedback=len(reviews) + (len(chats) - agent_turns) + len(surveys),
+        expected_feedback=len(reviews)
+        + (len(chats) - agent_turns)
+        + len(surveys)
+        + len(social)
+        - without_brand,
         invalid_messages=len(invalid),
         agent_turns=agent_turns,
+        social_without_brand=without_brand,
     )
 
 

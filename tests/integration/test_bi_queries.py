@@ -31,7 +31,7 @@ from tests.integration.conftest import Stack
 
 pytestmark = pytest.mark.integration
 
-KEYS = {"reviews": "review_id", "chats": "conversation_id", "surveys": "response_id"}
+KEYS = {"reviews": "review_id", "chats": "conversation_id", "surveys": "response_id", "social": "post_id"}
 
 
 def demo_stack(make_stack: Callable[..., Stack], tmp_path: Path) -> Stack:
@@ -43,6 +43,7 @@ def demo_stack(make_stack: Callable[..., Stack], tmp_path: Path) -> Stack:
         "reviews": stack.topics.reviews_raw,
         "chats": stack.topics.chats_raw,
         "surveys": stack.topics.surveys_raw,
+        "social": stack.topics.social_raw,
     }
     for name, path in manifest.files.items():
         stack.produce(topics[name], path.read_bytes().splitlines(), key_field=KEYS[name])

@@ -34,7 +34,7 @@ def test_migrate_and_create_topics_are_idempotent(make_stack: Callable[..., Stac
         voc(stack, "db", "migrate").strip()
         == f"database {stack.settings.clickhouse_database}: schema is current"
     )
-    assert voc(stack, "topics", "create").strip() == "created 0 topics; 15 already existed"
+    assert voc(stack, "topics", "create").strip() == "created 0 topics; 16 already existed"
     tables = {row[0] for row in stack.query("SHOW TABLES")}
     rollups = {f"aspect_rollup_{g}" for g in ("minute", "hour", "day")} | {
         f"{kind}_rollup_{g}" for kind in ("feedback", "csat") for g in ("hour", "day")
@@ -54,6 +54,7 @@ def test_migrate_and_create_topics_are_idempotent(make_stack: Callable[..., Stac
         (7, "csat"),
         (8, "cases"),
         (9, "journeys"),
+        (10, "social"),
     ]
 
 
@@ -67,7 +68,8 @@ def test_migrate_creates_a_new_database(make_stack: Callable[..., Stack]) -> Non
         ).stdout  # fmt: skip
         assert out.strip().endswith(
             "applied 0001_initial, 0002_alert_details, 0003_actions, 0004_alert_channel, 0005_rollups, "
-            "0006_erasure_log, 0007_csat, 0008_cases, 0009_journeys"
+            "0006_erasure_log, 0007_csat, 0008_cases, 0009_journeys, "
+            "0010_social"
         )
     finally:
         stack.query(f"DROP DATABASE IF EXISTS `{stack.settings.clickhouse_database}_new`")

@@ -37,6 +37,20 @@ def current() -> ChdbClient:
         "nps": [0, 3, 9, 10, 8, 7, 2, 9, 1, 10, 9, 9],
     }
     client.insert("feedback", feedback)
+    # Two social posts (query 20): a complaint with more engagement than the praise.
+    client.insert(
+        "feedback",
+        {
+            "feedback_id": ["social:weibo:p1", "social:weibo:p2"],
+            "source": ["social", "social"],
+            "channel": ["weibo", "weibo"],
+            "brand": ["云杉", "云杉"],
+            "event_time": [T, T + timedelta(minutes=5)],
+            "text": ["云杉手机坏了", "云杉不错"],
+            "polarity": [-1, 1],
+            "engagement": [120, 30],
+        },
+    )
     # Survey answers with CSAT at two touchpoints (queries 13 and 14).
     client.insert(
         "feedback",
@@ -140,9 +154,10 @@ def test_a_section_ends_at_the_next_heading_numbered_or_not(tmp_path: Path) -> N
 def test_every_documented_query_runs_on_current_clickhouse(current: ChdbClient) -> None:
     params = bi_params("云杉", ["北极星"], "包装", T - timedelta(hours=1), T + timedelta(hours=3))
     results = {q.number: q.run(current, params) for q in read_bi_queries()}
-    # Headline: 7 reviews and 4 surveys of 云杉, 4 negative; ratings sum 21 + 12 over 11; NPS
-    # 0,3,9,10,8,7,2 (the surveys have none): 2 promoters, 3 detractors.
-    assert results[1] == [(11, 0.364, 3.0, -14.3)]
+    # Headline: 7 reviews, 4 surveys and 2 social posts of 云杉, 5 negative; ratings sum 21 + 12
+    # over 11; NPS 0,3,9,10,8,7,2 (the others have none): 2 promoters, 3 detractors.
+    assert results[1] == [(13, 0.385, 3.0, -14.3)]
+    assert results[20] == [("weibo", 2, 0.5, 150, 120, "云杉手机坏了")]
     # CSAT: 5, 4 after purchase (both satisfied), 2, 1 after a chat (both dissatisfied).
     assert results[14] == [("after_chat", 2, 0.0, 100.0, 1.5), ("post_purchase", 2, 100.0, 0.0, 4.5)]
     assert sum(row[1] for row in results[13]) == 4

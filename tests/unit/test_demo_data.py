@@ -13,6 +13,8 @@ def test_demo_files_are_deterministic_and_counted(tmp_path: Path) -> None:
         assert first.files[name].read_bytes() == second.files[name].read_bytes()
     lines = {name: list(iter_jsonl_lines(path)) for name, path in first.files.items()}
     total = sum(len(v) for v in lines.values())
-    assert total == first.expected_feedback + first.agent_turns + first.invalid_messages
+    assert total == (
+        first.expected_feedback + first.agent_turns + first.invalid_messages + first.social_without_brand
+    )
     roles = [orjson.loads(line)["role"] for line in lines["chats"]]
     assert roles.count("agent") == first.agent_turns

@@ -52,7 +52,7 @@ def test_rows_compare_equal_across_json_and_driver_types() -> None:
 def test_the_limit_of_each_documented_query_is_found_for_sql_lab() -> None:
     limits = {q.number: _TRAILING_LIMIT.search(q.sql.strip()) for q in read_bi_queries()}
     found = {number: int(match.group(1)) for number, match in limits.items() if match}
-    assert found == {2: 20, 4: 20, 10: 100, 11: 50}
+    assert found == {2: 20, 4: 20, 10: 100, 11: 50, 18: 100}
 
 
 def test_the_chart_has_no_time_grain_which_clickhouse_18_16_cannot_run() -> None:
