@@ -19,7 +19,15 @@ from typing import Any
 import faust
 
 from agents._batch import BatchTimer, batches, publish_outcome
-from pipeline.cases import CaseRejected, apply_update, case_for_alert, due_breach, expiry, sla_breach_alert
+from pipeline.cases import (
+    CaseRejected,
+    apply_update,
+    case_for_alert,
+    case_id_for,
+    due_breach,
+    expiry,
+    sla_breach_alert,
+)
 from pipeline.detection.dedup import KEY_SEPARATOR
 from pipeline.errors import InvalidMessage
 from pipeline.runtime.context import WorkerContext
@@ -118,7 +126,19 @@ def register_case_agents(app: faust.App, ctx: WorkerContext, publisher: KafkaPub
             async with lock:
                 for _, item in decoded:
                     alert = item.message
-                    current = cases.customer_case(alert.scope.brand, alert.customer_ref)
+                    if alert.kind != "critical_feedback":
+                        continue
+                    # Seen before (a batch read again after a crash): the state may hold it
+                    # while its event never left, so the case as it stands is published again;
+                    # consumers keep the highest version, ClickHouse one row per version.
+                    brand = alert.scope.brand
+                    seen = cases.case(brand, case_id_for(brand, alert.customer_ref, alert.alert_id))
+                    current = cases.customer_case(brand, alert.customer_ref)
+                    if seen is None and current is not None and alert.alert_id in current.alert_ids:
+                        seen = current
+                    if seen is not None:
+                        changed.append(seen)
+                        continue
                     case = case_for_alert(alert, current, rules, now)
                     if case is not None:
                         cases.save(case)
@@ -142,7 +162,17 @@ def register_case_agents(app: faust.App, ctx: WorkerContext, publisher: KafkaPub
                             # Keyed otherwise, it may have reached a partition that does not
                             # hold the case: refused rather than judged on the wrong state.
                             raise CaseRejected(f"case updates are keyed by brand: expected {update.brand!r}")
-                        case = apply_update(cases.case(update.brand, update.case_id), update, rules)
+                        expected = partition_of(record.key, partitions)
+                        if record.partition != expected:
+                            raise CaseRejected(
+                                f"keyed by brand but on partition {record.partition}, not {expected}: "
+                                "produce with the Kafka default (murmur2) partitioner (librdkafka: "
+                                "partitioner=murmur2_random)"
+                            )
+                        current = cases.case(update.brand, update.case_id)
+                        case = apply_update(current, update, rules)
+                        if case is None:  # delivered again: publish the case as it stands
+                            case = current
                     except CaseRejected as rejected:
                         outcome.add_dead(
                             record,
@@ -152,7 +182,8 @@ def register_case_agents(app: faust.App, ctx: WorkerContext, publisher: KafkaPub
                         )
                         continue
                     if case is not None:
-                        cases.save(case)
+                        if case is not current:
+                            cases.save(case)
                         changed.append(case)
                 await _publish(outcome, changed, [])
             timer.done()
@@ -178,6 +209,10 @@ def register_case_agents(app: faust.App, ctx: WorkerContext, publisher: KafkaPub
             log.warning("SLA check failed (%r); trying again next time", exc)
 
     async def check_slas() -> None:
+        # While partitions move or the table is recovered, the state may be behind its
+        # changelog: a case acknowledged but not yet restored would be breached by mistake.
+        if app.rebalancing or app.in_recovery:
+            return
         owned = owned_partitions()
         if not owned:
             return
@@ -185,18 +220,25 @@ def register_case_agents(app: faust.App, ctx: WorkerContext, publisher: KafkaPub
         async with lock:
             changed: list[Case] = []
             alerts: list[Alert] = []
+            forgotten: list[Case] = []
             for case in cases.cases(owned, partitions):
                 if (breached := due_breach(case, now)) is not None:
-                    cases.save(breached)
                     changed.append(breached)
                     alerts.append(sla_breach_alert(breached, rules, now))
                 elif (leaving := expiry(case, rules, now)) is not None:
-                    cases.forget(case)
+                    forgotten.append(case)
                     if leaving.final is not None:
                         changed.append(leaving.final)
-            if not changed:
+            if not changed and not forgotten:
                 return
+            # Published before the state changes: if the worker dies in between, the next
+            # check finds the same breach and publishes it again (same alert id), never none.
             await publisher.publish([*(case_record(c) for c in changed), *(alert_record(a) for a in alerts)])
+            for case in changed:
+                if case.status != "expired":
+                    cases.save(case)
+            for case in forgotten:
+                cases.forget(case)
             await app.producer.flush()
         for case in changed:
             ctx.metrics.case_changes.labels(case.change, case.severity).inc()

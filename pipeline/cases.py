@@ -23,6 +23,7 @@ __all__ = [
     "apply_update",
     "case_for_alert",
     "case_id_for",
+    "update_key",
     "due_breach",
     "expiry",
     "sla_breach_alert",
@@ -46,6 +47,11 @@ _ALLOWED: dict[str, frozenset[CaseStatus]] = {
 
 class CaseRejected(ValueError):
     """A valid update this case cannot take; the message says why (for the dead letter)."""
+
+
+def update_key(update: CaseUpdate) -> str:
+    """What makes an update the same update: its kind, time and author."""
+    return hashed_id(f"{update.kind}|{update.at.isoformat()}|{update.by}")[:16]
 
 
 def case_id_for(brand: str, customer_ref: str, alert_id: str) -> str:
@@ -78,6 +84,8 @@ def case_for_alert(alert: Alert, current: Case | None, rules: CaseRules, now: da
                     "sla_due_at": now + _sla(rules, current.severity, current.route),
                     "acknowledged_at": None,
                     "first_response_at": None,
+                    "resolved_at": None,
+                    "outcome": "",
                     "sla_breached": False,
                     "updated_at": now,
                     "updated_by": "pipeline",
@@ -119,7 +127,8 @@ def apply_update(case: Case | None, update: CaseUpdate, rules: CaseRules) -> Cas
         raise CaseRejected(f"no case {update.case_id} of brand {update.brand!r} on this partition")
     if case.brand != update.brand:
         raise CaseRejected(f"case {case.case_id} is of brand {case.brand!r}, not {update.brand!r}")
-    if case.change == update.kind and case.updated_at == update.at:
+    key = update_key(update)
+    if key in case.applied_updates:
         return None
     if case.status not in _ALLOWED[update.kind]:
         raise CaseRejected(f"case {case.case_id} is {case.status}: it cannot be {update.kind}")
@@ -148,7 +157,8 @@ def apply_update(case: Case | None, update: CaseUpdate, rules: CaseRules) -> Cas
             "outcome": "",
             "sla_breached": False,
         }
-    return case.model_copy(update={**changes, "version": case.version + 1})
+    applied = (*case.applied_updates, key)[-MAX_LINKED:]
+    return case.model_copy(update={**changes, "version": case.version + 1, "applied_updates": applied})
 
 
 def due_breach(case: Case, now: datetime) -> Case | None:

@@ -68,16 +68,21 @@ def check_event_time(feedback: Feedback, ctx: IngestContext, now: datetime) -> F
     read as seconds) would otherwise fail every insert of its batch, or land in a far-away
     partition of every table and rollup.
     """
+    _in_window(feedback.event_time, ctx, now)
+    return feedback
+
+
+def _in_window(when: datetime, ctx: IngestContext, now: datetime) -> datetime:
     earliest = max(DATETIME_MIN, now - timedelta(seconds=ctx.event_time_max_age_s))
     latest = min(DATETIME_MAX, now + timedelta(seconds=ctx.event_time_max_future_s))
-    if not earliest <= feedback.event_time <= latest:
+    if not earliest <= when <= latest:
         raise InvalidMessage(
             "out_of_range",
-            f"event time {feedback.event_time.isoformat()} is outside the accepted window "
+            f"event time {when.isoformat()} is outside the accepted window "
             f"{earliest.isoformat()} .. {latest.isoformat()} "
             "(VOC_EVENT_TIME_MAX_AGE_DAYS, VOC_EVENT_TIME_MAX_FUTURE_S)",
         )
-    return feedback
+    return when
 
 
 def decode_message(record: RawRecord, model: type[ModelT], max_bytes: int) -> ModelT:
@@ -211,11 +216,13 @@ def ingest_chat(record: RawRecord, ctx: IngestContext) -> Feedback | None:
     )
 
 
-def conversation_end(record: RawRecord, ctx: IngestContext) -> ConversationEnd | None:
+def conversation_end(record: RawRecord, ctx: IngestContext, now: datetime) -> ConversationEnd | None:
     """The outcome a chat turn closes its conversation with, if it carries one (any role).
 
     Called for every chat record that passed ingest; a record without the word ``outcome``
-    is not decoded again (most turns), one with ``"outcome": null`` is.
+    is not decoded again (most turns), one with ``"outcome": null`` is. An agent's turn is
+    checked here as a customer's is at ingest: identifiers without personal data, and the
+    time inside the accepted window (InvalidMessage otherwise).
     """
     if b'"outcome"' not in record.value:
         return None
@@ -231,7 +238,7 @@ def conversation_end(record: RawRecord, ctx: IngestContext) -> ConversationEnd |
         store_id=_identifier("store_id", turn.store_id or ""),
         agent_id=_identifier("agent_id", turn.agent_id or ""),
         outcome=turn.outcome,
-        ended_at=turn.ts,
+        ended_at=_in_window(turn.ts, ctx, now),
         closing_turn=turn.turn_index,
     )
 
@@ -254,7 +261,10 @@ def ingest_social(record: RawRecord, ctx: IngestContext) -> Feedback | None:
         channel=post.platform,
         brand=brand,
         product_sku=sku,
-        customer_ref=customer_ref(post.author_id, ctx.customer_ref_salt),
+        # A platform's author ids are its own: "12345" on weibo is not customer 12345.
+        customer_ref=customer_ref(
+            f"{post.platform}:{post.author_id}" if post.author_id else None, ctx.customer_ref_salt
+        ),
         text=text,
         engagement=post.engagement.total,
         event_time=post.ts,

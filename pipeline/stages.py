@@ -134,7 +134,11 @@ def score_batch(
         dead_before = len(outcome.dead_letters)
         feedback = _ingested(record, ingestor, ctx, now, outcome, dlq)
         if conversations_topic is not None and len(outcome.dead_letters) == dead_before:
-            ended = conversation_end(record, ctx)
+            try:
+                ended = conversation_end(record, ctx, now)
+            except Exception as exc:  # noqa: BLE001 - an agent's closing turn is checked here first
+                outcome.add_dead(record, "ingest", exc, dlq)
+                continue
             if ended is not None:
                 outcome.outputs.append(
                     OutgoingRecord(

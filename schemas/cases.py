@@ -80,6 +80,9 @@ class Case(BaseModel):
     updated_at: datetime
     updated_by: str = ""
     note: str = ""
+    applied_updates: tuple[str, ...] = Field(default=(), max_length=20)
+    """Keys of the last 20 updates applied (kind, time, who, hashed): one delivered again
+    changes nothing, even after later changes."""
 
 
 class CaseUpdate(BaseModel):

@@ -47,6 +47,8 @@ ROW_IDS = {
     "aspect_mentions": "feedback_id",
     "alerts": "alert_id",
     "actions": "action_id",
+    "case_events": "case_id",
+    "conversations": "conversation_id",
 }
 
 _NOTHING_STORED = -1

@@ -43,10 +43,12 @@ CASES_SQL = """
 SELECT route_kind, count() AS cases, countIf(status = 'acknowledged') AS acknowledged,
        countIf(status = 'resolved') AS resolved, countIf(status IN ('open', 'reopened')) AS waiting,
        countIf(sla_breached = 1) AS breached,
-       round(countIf(sla_breached = 0 AND isNotNull(first_response_at)) / cases, 3) AS within_sla,
+       round(countIf(isNotNull(first_response_at) AND first_response_at <= sla_due_at) / cases, 3)
+           AS within_sla,
        round(quantileIf(0.5)(toUInt32(ifNull(first_response_at, opened_at)) - toUInt32(opened_at),
                              isNotNull(first_response_at)), 1) AS response_p50_s
-FROM (SELECT splitByChar(':', route)[1] AS route_kind, status, sla_breached, first_response_at, opened_at
+FROM (SELECT splitByChar(':', route)[1] AS route_kind, status, sla_breached, first_response_at, opened_at,
+             sla_due_at
       FROM cases FINAL)
 GROUP BY route_kind
 ORDER BY cases DESC, route_kind

@@ -150,3 +150,19 @@ def test_the_shipped_case_rules_load() -> None:
     rules = load_case_rules(REPO_ROOT / "config" / "case_rules.yaml")
     assert rules.sla_minutes_for("critical", "agent:A1") == 15
     assert rules.sla_minutes_for("info", "store:S1") == rules.default_sla_minutes
+
+
+def test_an_update_delivered_again_after_later_changes_changes_nothing() -> None:
+    # Review of issue #17: only the latest change was recognised, so a replayed "resolved"
+    # resolved a case its customer had reopened since.
+    case = case_for_alert(critical("a1", T0), None, RULES, T0)
+    assert case is not None
+    resolve = update(case, "resolved", T0 + timedelta(hours=1), outcome="refunded", by="S04")
+    resolved = apply_update(case, resolve, RULES)
+    assert resolved is not None
+    again = T0 + timedelta(days=1)
+    reopened = case_for_alert(critical("a2", again), resolved, RULES, again)
+    assert reopened is not None and reopened.resolved_at is None and reopened.outcome == ""
+    assert apply_update(reopened, resolve, RULES) is None
+    acked = apply_update(reopened, update(case, "acknowledged", again + timedelta(minutes=5)), RULES)
+    assert acked is not None and acked.status == "acknowledged"

@@ -188,3 +188,14 @@ def test_the_state_holds_no_fingerprints_and_legacy_ones_move_to_the_store() -> 
     again = update_product_windows(legacy, [scored(2, "包装", -1, text=text, customer_ref="c1")], RULE, NOW)
     assert again.duplicate_events == 1 and set(result.counted) <= set(again.counted)
     assert again.state.legacy_fingerprints == {}
+
+
+def test_social_mentions_count_in_the_same_windows_and_raise_alerts() -> None:
+    # Issue #17: social posts go through the same detector, so a burst of negative posts
+    # about a product raises its window alert like reviews do.
+    posts = [
+        ScoredFeedback(**{**scored(i, "包装", -1).model_dump(), "source": "social", "channel": "weibo"})
+        for i in range(3)
+    ]
+    result = update_product_windows(None, posts, RULE, NOW)
+    assert [(a.rule, a.scope.aspect, a.mentions) for a in result.alerts] == [("neg", "包装", 3)]

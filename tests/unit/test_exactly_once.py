@@ -180,3 +180,24 @@ def test_feedback_published_again_by_a_replayed_stage_is_left_out(engine: ChdbCl
     # Left out: the two replayed ones, the repeat and the one its source sent again unchanged;
     # kept: the new one, the edited one and the re-scored one (they replace on merge).
     assert asyncio.run(stored_feedback(query, again)) == {0, 1, 5, 6}
+
+
+def test_every_table_a_sink_writes_has_a_row_id_among_its_columns() -> None:
+    # Review of issue #17: the case and conversation sinks had none, so a batch read again
+    # after a crash raised KeyError on every try and stopped its partition.
+    from sinks.exactly_once import ROW_IDS
+    from sinks.rows import (
+        ACTION_COLUMNS,
+        ALERT_COLUMNS,
+        CASE_COLUMNS,
+        CONVERSATION_COLUMNS,
+        FEEDBACK_COLUMNS,
+        MENTION_COLUMNS,
+    )  # fmt: skip
+
+    written = {
+        "feedback": FEEDBACK_COLUMNS, "aspect_mentions": MENTION_COLUMNS, "alerts": ALERT_COLUMNS,
+        "actions": ACTION_COLUMNS, "case_events": CASE_COLUMNS, "conversations": CONVERSATION_COLUMNS,
+    }  # fmt: skip
+    for table, columns in written.items():
+        assert ROW_IDS[table] in columns, table

@@ -1,3 +1,5 @@
+from datetime import UTC, datetime
+
 import orjson
 import pytest
 
@@ -7,6 +9,8 @@ from pipeline.stages import score_batch
 from pipeline.text.analysis import Analyzer
 from schemas.records import RawRecord
 from tests.unit.conftest import record
+
+NOW = datetime(2026, 11, 2, tzinfo=UTC)
 
 REVIEW = {
     "review_id": "R1",
@@ -88,7 +92,7 @@ def test_the_turn_closing_a_conversation_gives_its_outcome(ingest_ctx: IngestCon
     # Usually the agent's closing turn: no feedback, but the outcome is kept (journeys).
     closing = record(orjson.dumps({**CHAT, "role": "agent", "turn_index": 5, "outcome": "unresolved"}))
     assert ingest_chat(closing, ingest_ctx) is None
-    ended = conversation_end(closing, ingest_ctx)
+    ended = conversation_end(closing, ingest_ctx, NOW)
     assert ended is not None
     assert (ended.conversation_id, ended.outcome, ended.closing_turn, ended.store_id) == (
         "CV1",
@@ -97,8 +101,22 @@ def test_the_turn_closing_a_conversation_gives_its_outcome(ingest_ctx: IngestCon
         "S1",
     )
     assert ended.customer_ref == "" and ended.ended_at.isoformat() == "2026-11-01T02:00:00+00:00"
-    assert conversation_end(record(orjson.dumps(CHAT)), ingest_ctx) is None
-    assert conversation_end(record(orjson.dumps({**CHAT, "outcome": None})), ingest_ctx) is None
+    assert conversation_end(record(orjson.dumps(CHAT)), ingest_ctx, NOW) is None
+    assert conversation_end(record(orjson.dumps({**CHAT, "outcome": None})), ingest_ctx, NOW) is None
+
+
+def test_a_closing_agent_turn_with_personal_data_in_an_id_is_a_dead_letter(
+    ingest_ctx: IngestContext, analyzer: Analyzer
+) -> None:
+    # Agent turns store no feedback, so their identifiers are first checked here: a bad one
+    # must become a dead letter, not stop the batch (review of issue #17).
+    closing = {**CHAT, "role": "agent", "agent_id": "li.wei@brand.com", "outcome": "resolved"}
+    late = {**CHAT, "role": "agent", "outcome": "resolved", "ts": "2099-01-01T00:00:00Z"}
+    turns = [record(orjson.dumps(closing), "t.chats.raw"), record(orjson.dumps(late), "t.chats.raw", 8)]
+    outcome = score_batch(
+        turns, ingest_chat, ingest_ctx, analyzer, "t.scored", "t.dlq", NOW, conversations_topic="t.conv"
+    )
+    assert outcome.outputs == [] and outcome.dead_reasons == ["schema_invalid", "out_of_range"]
 
 
 def test_score_batch_publishes_conversation_ends_of_chats_only(

@@ -2,8 +2,9 @@
 -- with star ratings in the rollups; now it is a column of its own, and two rollups hold the
 -- answers per touchpoint (a survey's channel): responses, their sum (mean = csat_sum /
 -- responses), satisfied (4-5, the usual CSAT %) and dissatisfied (1-2).
--- Upgrade order: migrate, then restart the workers (a worker of the old version writes no
--- csat). The backfill reads the survey rows stored before, whose rating is their CSAT.
+-- Upgrade order: stop the workers, migrate, start the new ones (a worker of the old version
+-- writes no csat, and what it writes after the backfill never reaches the CSAT rollups). The
+-- backfill reads the survey rows stored before, whose rating is their CSAT.
 
 ALTER TABLE feedback ADD COLUMN csat Nullable(UInt8) AFTER nps;
 

@@ -1,7 +1,8 @@
 -- 0009: customer journeys (issue #17). How each chat conversation ended (its closing turn's
 -- outcome, usually an agent's turn, which stores no feedback), and one view of every
 -- touchpoint of a customer in time order: chat turns, reviews, survey answers (feedback),
--- chat outcomes and cases, each with its sentiment where it has one.
+-- chat outcomes and cases, each with its sentiment where it has one. A conversation closed
+-- twice (escalated, then resolved) keeps the later turn's outcome, whatever order they came in.
 
 CREATE TABLE IF NOT EXISTS conversations (
     conversation_id String,
@@ -18,7 +19,7 @@ CREATE TABLE IF NOT EXISTS conversations (
     kafka_partition UInt32,
     kafka_offset    UInt64,
     stored_at_ms    UInt64
-) ENGINE = ReplacingMergeTree(stored_at_ms)
+) ENGINE = ReplacingMergeTree(closing_turn)
 PARTITION BY toYYYYMM(ended_at)
 ORDER BY (brand, conversation_id);
 
