@@ -19,13 +19,15 @@ __all__ = [
     "render_report",
 ]
 
-# FINAL collapses rows a replay wrote twice (ReplacingMergeTree), so counts are exact.
+# FINAL collapses rows a replay wrote twice (ReplacingMergeTree), so counts are exact. Every
+# query orders completely and picks examples deterministically: on a sharded cluster the
+# shards answer in any order, and every server must print the same report.
 CHANNEL_MIX_SQL = """
 SELECT source, channel, count() AS feedback,
        round(avg(polarity = -1), 3) AS negative_share
 FROM feedback FINAL
 GROUP BY source, channel
-ORDER BY source, feedback DESC
+ORDER BY source, feedback DESC, channel
 """
 
 CSAT_SQL = """
@@ -57,7 +59,7 @@ ORDER BY cases DESC, route_kind
 NEGATIVE_ASPECTS_SQL = """
 SELECT brand, product_sku, aspect, count() AS mentions, sum(polarity = -1) AS negative,
        round(negative / mentions, 2) AS negative_share,
-       anyIf(evidence, polarity = -1) AS example
+       argMinIf(evidence, feedback_id, polarity = -1) AS example
 FROM aspect_mentions FINAL
 GROUP BY brand, product_sku, aspect
 HAVING mentions >= %(min_mentions)s
@@ -69,7 +71,7 @@ RECENT_ALERTS_SQL = """
 SELECT window_start, rule, severity, brand, product, aspect, round(observed, 2) AS observed,
        mentions
 FROM alerts FINAL
-ORDER BY window_start DESC, rule, brand, product, aspect
+ORDER BY window_start DESC, rule, brand, product, aspect, alert_id
 LIMIT %(limit)s
 """
 

@@ -93,3 +93,32 @@ def test_customer_id_maps_to_the_ref_ingest_stores() -> None:
     assert customer_ref("C1", b"salt") == customer_ref("C1", b"salt") != customer_ref("C1", b"other")
     assert customer_ref(None, b"salt") == customer_ref("", b"salt") == ""
     assert len(customer_ref("C1", b"salt")) == 32
+
+
+def test_on_a_cluster_the_check_waits_for_the_other_shards_mutations(monkeypatch: pytest.MonkeyPatch) -> None:
+    # CI, two shards: system.mutations of the server voc forget talks to showed nothing
+    # pending while the other shard still held the row, and the erasure failed.
+    from pipeline.ops.erasure import COUNT_FEEDBACK_SQL, FEEDBACK_IDS_SQL
+
+    feedback_counts = iter([1, 1, 1, 0])  # before, then three checks: the last one clean
+
+    class Cluster:
+        def __init__(self) -> None:
+            self.statements: list[str] = []
+
+        def execute(self, query: str, params: object = None) -> list[tuple[object, ...]]:
+            self.statements.append(query)
+            if query == FEEDBACK_IDS_SQL:
+                return [("review:t:1",)]
+            if query == COUNT_FEEDBACK_SQL:
+                return [(next(feedback_counts),)]
+            return [(0,)]
+
+    monkeypatch.setattr("pipeline.ops.erasure._POLL_S", 0.0)
+    client = Cluster()
+    ticks = iter(range(1000))
+    report = forget_customer(
+        client, "voc", "R1", "test", timeout_s=100, clock=lambda: float(next(ticks)), cluster="voc"
+    )
+    assert report.erased.feedback == 1
+    assert any(s.startswith("INSERT INTO erasure_log") for s in client.statements)
