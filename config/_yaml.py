@@ -1,13 +1,16 @@
-"""Reading a YAML mapping with errors that name the file."""
+"""Reading a YAML mapping, and a YAML-defined model, with errors that name the file."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
+from pydantic import BaseModel, ValidationError
 
-from config.errors import ConfigError
+from config.errors import ConfigError, describe_validation_error
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 def read_yaml_mapping(path: Path) -> dict[str, Any]:
@@ -23,3 +26,12 @@ def read_yaml_mapping(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
     return data
+
+
+def load_yaml_model(path: Path, model: type[ModelT]) -> ModelT:
+    """The YAML file at ``path`` validated as ``model``; ConfigError naming what is wrong."""
+    data = read_yaml_mapping(path)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise describe_validation_error(path, exc) from exc

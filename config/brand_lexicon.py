@@ -15,10 +15,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from config._yaml import read_yaml_mapping
-from config.errors import describe_validation_error
+from config._yaml import load_yaml_model
 
 __all__ = ["BrandEntry", "BrandLexicon", "ProductEntry", "load_brand_lexicon"]
 
@@ -88,8 +87,4 @@ def _first(text: str, candidates: Iterable[tuple[str, T]]) -> T | None:
 
 def load_brand_lexicon(path: Path) -> BrandLexicon:
     """Read and validate a brand lexicon YAML file; raise ConfigError naming what is wrong."""
-    data = read_yaml_mapping(path)
-    try:
-        return BrandLexicon.model_validate(data)
-    except ValidationError as exc:
-        raise describe_validation_error(path, exc) from exc
+    return load_yaml_model(path, BrandLexicon)

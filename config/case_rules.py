@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from config._yaml import read_yaml_mapping
-from config.errors import describe_validation_error
+from config._yaml import load_yaml_model
 
 __all__ = ["CaseRules", "load_case_rules"]
 
@@ -44,8 +43,4 @@ class CaseRules(BaseModel):
 
 def load_case_rules(path: Path) -> CaseRules:
     """Read and validate a case rules YAML file; raise ConfigError naming what is wrong."""
-    data = read_yaml_mapping(path)
-    try:
-        return CaseRules.model_validate(data)
-    except ValidationError as exc:
-        raise describe_validation_error(path, exc) from exc
+    return load_yaml_model(path, CaseRules)

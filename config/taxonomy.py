@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from config._yaml import read_yaml_mapping
-from config.errors import describe_validation_error
+from config._yaml import load_yaml_model
 
 __all__ = ["AspectNode", "Taxonomy", "load_taxonomy"]
 
@@ -68,8 +67,4 @@ class Taxonomy(BaseModel):
 
 def load_taxonomy(path: Path) -> Taxonomy:
     """Read and validate a taxonomy YAML file; raise ConfigError naming what is wrong."""
-    data = read_yaml_mapping(path)
-    try:
-        return Taxonomy.model_validate(data)
-    except ValidationError as exc:
-        raise describe_validation_error(path, exc) from exc
+    return load_yaml_model(path, Taxonomy)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from schemas.actions import Action
 from schemas.alerts import Alert
@@ -64,105 +65,105 @@ ACTION_COLUMNS = (
 )  # fmt: skip
 
 
-def _empty(names: Sequence[str]) -> Columns:
-    return {name: [] for name in names}
+def _columnar(names: Sequence[str], rows: Iterable[tuple[Any, ...]]) -> Columns:
+    """Rows (values in ``names`` order) as one list per column."""
+    cols: Columns = {name: [] for name in names}
+    for row in rows:
+        for name, value in zip(names, row, strict=True):
+            cols[name].append(value)
+    return cols
+
+
+def _lineage(item: Stored[Any], stored_at_ms: int) -> tuple[Any, ...]:
+    """The columns every table ends with: where the sink read the record, and when it stored it."""
+    return (item.topic, item.partition, item.offset, stored_at_ms)
 
 
 def feedback_columns(batch: Sequence[Stored[ScoredFeedback]], stored_at_ms: int) -> Columns:
     """One ``feedback`` row per scored feedback."""
-    cols = _empty(FEEDBACK_COLUMNS)
+    rows = []
     for item in batch:
         f = item.message
-        values = (
+        rows.append((
             f.feedback_id, f.source, f.channel, f.brand, f.product_sku, f.product_name,
             f.variant, f.customer_ref, f.store_id, f.agent_id, f.event_time, f.text,
             f.polarity, f.score, f.rating, f.nps, f.csat, f.engagement, len(f.aspects), f.taxonomy_version,
             f.model_version, f.origin.topic, f.origin.partition, f.origin.offset,
-            f.origin.timestamp_ms, item.topic, item.partition, item.offset, stored_at_ms,
-        )  # fmt: skip
-        for name, value in zip(FEEDBACK_COLUMNS, values, strict=True):
-            cols[name].append(value)
-    return cols
+            f.origin.timestamp_ms, *_lineage(item, stored_at_ms),
+        ))  # fmt: skip
+    return _columnar(FEEDBACK_COLUMNS, rows)
 
 
 def mention_columns(batch: Sequence[Stored[ScoredFeedback]], stored_at_ms: int) -> Columns:
     """One ``aspect_mentions`` row per feedback × aspect path; levels split for GROUP BY."""
-    cols = _empty(MENTION_COLUMNS)
+    rows = []
     for item in batch:
         f = item.message
         for m in f.aspects:
             levels = m.aspect.split("/")
-            values = (
+            rows.append((
                 f.feedback_id, f.source, f.channel, f.brand, f.product_sku, f.variant,
                 f.event_time, m.aspect, levels[0], levels[1] if len(levels) > 1 else "",
                 m.polarity, m.score, list(m.opinion_words), m.evidence, f.taxonomy_version,
-                item.topic, item.partition, item.offset, stored_at_ms,
-            )  # fmt: skip
-            for name, value in zip(MENTION_COLUMNS, values, strict=True):
-                cols[name].append(value)
-    return cols
+                *_lineage(item, stored_at_ms),
+            ))  # fmt: skip
+    return _columnar(MENTION_COLUMNS, rows)
 
 
 def alert_columns(batch: Sequence[Stored[Alert]], stored_at_ms: int) -> Columns:
     """One ``alerts`` row per alert event."""
-    cols = _empty(ALERT_COLUMNS)
+    rows = []
     for item in batch:
         a = item.message
-        values = (
+        rows.append((
             a.alert_id, a.kind, a.rule, a.severity, a.scope.brand, a.scope.product,
             a.scope.aspect, a.scope.channel, a.metric, a.observed, a.expected, a.band_low, a.band_high,
             a.mentions, a.window_start, a.window_end, list(a.sample_feedback_ids),
             list(a.verbatims), a.reason, a.resolves or "", a.created_at, a.routing_key,
-            item.topic, item.partition, item.offset, stored_at_ms,
-        )  # fmt: skip
-        for name, value in zip(ALERT_COLUMNS, values, strict=True):
-            cols[name].append(value)
-    return cols
+            *_lineage(item, stored_at_ms),
+        ))  # fmt: skip
+    return _columnar(ALERT_COLUMNS, rows)
 
 
 def case_columns(batch: Sequence[Stored[Case]], stored_at_ms: int) -> Columns:
     """One ``case_events`` row per case event (the ``cases`` view keeps each case's latest)."""
-    cols = _empty(CASE_COLUMNS)
+    rows = []
     for item in batch:
         c = item.message
-        values = (
+        rows.append((
             c.case_id, c.version, c.change, c.brand, c.product, c.customer_ref, c.route, c.severity,
             c.reason, list(c.alert_ids), list(c.feedback_ids), list(c.verbatims), c.complaints,
             c.first_complaint_at, c.last_complaint_at, c.status, c.opened_at, c.sla_due_at, c.acknowledged_at,
             c.first_response_at, c.resolved_at, c.outcome, int(c.sla_breached), c.reopen_count,
-            c.updated_at, c.updated_by, c.note, item.topic, item.partition, item.offset, stored_at_ms,
-        )  # fmt: skip
-        for name, value in zip(CASE_COLUMNS, values, strict=True):
-            cols[name].append(value)
-    return cols
+            c.updated_at, c.updated_by, c.note, *_lineage(item, stored_at_ms),
+        ))  # fmt: skip
+    return _columnar(CASE_COLUMNS, rows)
 
 
 def conversation_columns(batch: Sequence[Stored[ConversationEnd]], stored_at_ms: int) -> Columns:
     """One ``conversations`` row per conversation end."""
-    cols = _empty(CONVERSATION_COLUMNS)
-    for item in batch:
-        c = item.message
-        values = (
+    rows = [
+        (
             c.conversation_id, c.brand, c.product_sku, c.channel, c.customer_ref, c.store_id, c.agent_id,
-            c.outcome, c.ended_at, c.closing_turn, item.topic, item.partition, item.offset, stored_at_ms,
-        )  # fmt: skip
-        for name, value in zip(CONVERSATION_COLUMNS, values, strict=True):
-            cols[name].append(value)
-    return cols
+            c.outcome, c.ended_at, c.closing_turn, *_lineage(item, stored_at_ms),
+        )
+        for item in batch
+        for c in (item.message,)
+    ]  # fmt: skip
+    return _columnar(CONVERSATION_COLUMNS, rows)
 
 
 def action_columns(batch: Sequence[Stored[Action]], stored_at_ms: int) -> Columns:
     """One ``actions`` row per action."""
-    cols = _empty(ACTION_COLUMNS)
-    for item in batch:
-        a = item.message
-        values = (
+    rows = [
+        (
             a.action_id, a.brand, a.product, a.aspect, a.taken_at, a.description, a.actor,
-            a.target_negative_share, item.topic, item.partition, item.offset, stored_at_ms,
-        )  # fmt: skip
-        for name, value in zip(ACTION_COLUMNS, values, strict=True):
-            cols[name].append(value)
-    return cols
+            a.target_negative_share, *_lineage(item, stored_at_ms),
+        )
+        for item in batch
+        for a in (item.message,)
+    ]  # fmt: skip
+    return _columnar(ACTION_COLUMNS, rows)
 
 
 #: The tables a scored feedback is stored in, in insert order: mentions first, since a
