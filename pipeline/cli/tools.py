@@ -56,6 +56,12 @@ def demo(work_dir: Path, timeout: float) -> None:
     "--baseline/--no-baseline", default=True, show_default=True, help="Also run the Faust-free baseline loop."
 )
 @click.option(
+    "--floor/--no-floor",
+    default=True,
+    show_default=True,
+    help="Also run the floor: raw topic → JSON → ClickHouse, no text stage or detection.",
+)
+@click.option(
     "--feedback-per-hour",
     "per_hour",
     default=100_000.0,
@@ -65,10 +71,11 @@ def demo(work_dir: Path, timeout: float) -> None:
     "fingerprints expire as in production.",
 )
 def bench(
-    count: int, rate: float | None, timeout: float, workers: int, baseline: bool, per_hour: float
+    count: int, rate: float | None, timeout: float, workers: int, baseline: bool, floor: bool, per_hour: float
 ) -> None:
-    """Measure end-to-end feedback/s and produce→ClickHouse latency of the worker, and of
-    the Faust-free baseline loop on the same data (JSON). Partitions: VOC_TOPIC_PARTITIONS."""
+    """Measure end-to-end feedback/s, produce→ClickHouse latency and CPU µs per feedback (of
+    each process: worker, broker, ClickHouse, producer) of the worker, the Faust-free baseline
+    loop and the floor loop on the same data (JSON). Partitions: VOC_TOPIC_PARTITIONS."""
     import orjson
 
     from pipeline.tools.bench import run_bench
@@ -82,6 +89,7 @@ def bench(
         workers=workers,
         baseline=baseline,
         per_hour=per_hour,
+        floor=floor,
     )
     click.echo(orjson.dumps(result).decode())
 
