@@ -38,63 +38,78 @@ def raw_record(event: EventT[bytes]) -> RawRecord:
 async def _take_events(
     stream: Stream[bytes], max_: int, within_s: float
 ) -> AsyncIterator[list[EventT[bytes]]]:
-    """Faust's ``noack_take`` without its lost-event race: up to ``max_`` events, or what came
-    within ``within_s``; acks nothing (the caller does).
+    """Up to ``max_`` events of ``stream``'s channel, or what came within ``within_s`` of the
+    first; acks nothing (the caller does, with :func:`_ack`).
 
-    Faust fills the buffer from a background drainer while the caller holds a batch. Its own
-    version lets an event that was waiting for one batch to be consumed reset the guard of
-    the *next* batch and be appended while that batch is held; the batch's cleanup then
-    drops it without processing or acking it, and the partition's commits stop at its
-    offset. A hazard found reading Faust's code, not isolated by a measurement (the restart
-    losses first blamed on it were Faust's recovery, see pipeline/runtime/faust_recovery.py). Here
-    the drainer waits while any batch is held, and the guard is cleared only by the
-    consumer. The rest follows faust.streams.Stream.noack_take.
+    Faust's own iteration (``Stream.__aiter__``, which ``take`` and ``noack_take`` build on)
+    hands over one event per turn of the event loop: a ``sleep(0)``, a processor coroutine and
+    a sensor call for each record, most of a worker's CPU beside the stage work itself. Here
+    the channel's queue is drained in bulk and each event gets, in one loop over the batch,
+    what that iteration gives it: an event of an older consumer generation, or read while
+    flow control is off (a rebalance), is acked without being processed, as Faust does;
+    the others are tracked as unacked messages and reported to the sensors. Draining only
+    after the body returned also closes the lost-event race of Faust's ``noack_take``
+    (its background drainer could append an event to a batch being cleared).
     """
-    buffer: list[EventT[bytes]] = []
-    full = asyncio.Event()
-    consumed = asyncio.Event()
-    holding: asyncio.Future[None] | None = None
-    channel_it = aiter(stream.channel)
-
-    async def add_to_buffer(value: bytes) -> bytes:
+    channel = cast(Any, aiter(stream.channel))  # registers the iterator with the conductor
+    queue = channel.queue
+    app = stream.app
+    consumer = cast(Any, app.consumer)
+    unacked = consumer.unacked
+    acking_topics = app.topics.acking_topics
+    flow_control = app.flow_control
+    on_message_in = stream._on_message_in
+    on_stream_event_in = stream._on_stream_event_in
+    loop = asyncio.get_running_loop()
+    ended = False
+    while not ended and not stream.should_stop:
         try:
-            while holding is not None:
-                await asyncio.shield(holding)
-            event = stream.current_event
-            if event is None:
-                raise RuntimeError("take buffer found no current event")
-            buffer.append(cast(EventT[bytes], event))
-            if len(buffer) >= max_:
-                full.set()
-                consumed.clear()
-                await stream.wait(consumed)  # type: ignore[arg-type]
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.exception("error adding to the take buffer: %r", exc)
-            await stream.crash(exc)
-        return value
+            items = [await queue.get()]
+        except StopAsyncIteration:  # Faust ends the channel this way when the worker stops
+            return
+        deadline = loop.time() + within_s
+        while len(items) < max_:
+            try:
+                if not queue.empty():
+                    items.append(queue.get_nowait())
+                    continue
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                items.append(await asyncio.wait_for(queue.get(), remaining))
+            except TimeoutError:
+                break
+            except StopAsyncIteration:
+                ended = True  # process what came before the end, then stop
+                break
+        events: list[EventT[bytes]] = []
+        for event in items:
+            message = event.message
+            if not flow_control.is_active() or message.generation_id != app.consumer_generation_id:
+                _ack(stream, event)  # stale (before a rebalance): its next owner reads it
+                continue
+            if message.topic in acking_topics and not message.tracked:
+                message.tracked = True
+                unacked.add(message)
+                on_message_in(message.tp, message.offset, message)
+            on_stream_event_in(message.tp, message.offset, stream, event)
+            events.append(event)
+        if events:
+            stream.current_event = events[-1]
+            try:
+                yield events
+            finally:
+                stream.current_event = None
 
-    acks_were_enabled = stream.enable_acks
-    stream.enable_acks = False
-    stream.add_processor(add_to_buffer)
-    stream._enable_passive(cast(Any, channel_it))
-    try:
-        while not stream.should_stop:
-            await stream.wait_for_stopped(full, timeout=within_s)  # type: ignore[arg-type]
-            if buffer:
-                holding = asyncio.get_running_loop().create_future()
-                try:
-                    yield list(buffer)
-                finally:
-                    buffer.clear()
-                    released, holding = holding, None
-                    released.set_result(None)
-                    full.clear()
-                    consumed.set()
-    finally:
-        stream.enable_acks = acks_were_enabled
-        stream._processors.remove(add_to_buffer)
+
+def _ack(stream: Stream[bytes], event: EventT[bytes]) -> None:
+    """``Stream.ack`` without its coroutine: the consumer may commit the event's offset once
+    every stream that read its message acked it."""
+    message = event.message
+    last_stream_to_ack = event.ack()
+    stream._on_stream_event_out(message.tp, message.offset, stream, event)
+    if last_stream_to_ack:
+        stream._on_message_out(message.tp, message.offset, message)
 
 
 def first_gap(position: int | None, offsets: Sequence[int]) -> tuple[int, int] | None:
@@ -150,7 +165,7 @@ async def batches(stream: StreamT[bytes], ctx: WorkerContext, stage: str) -> Asy
         yield records
         # Reached only when the body finished without raising.
         for event in events:
-            await source.ack(event)
+            _ack(source, event)
         offsets: dict[tuple[str, int], list[int]] = {}
         for record in records:
             offsets.setdefault((record.topic, record.partition), []).append(record.offset)

@@ -1,16 +1,20 @@
-"""Sink agents: scored feedback, alerts, actions and case events → ClickHouse, in columnar batches.
+"""ClickHouse sinks, in columnar batches: scored feedback where it is scored
+(:class:`FeedbackSink`, called by the ingest agents), and agents for alerts, actions, case
+events and conversation ends.
 
-The batch body returns only after ClickHouse acknowledged the insert, so Faust commits the
+A batch body returns only after ClickHouse acknowledged the insert, so Faust commits the
 offsets of stored rows only; a batch read again after a crash between insert and commit
-leaves out the rows already stored, and so does feedback that a replayed upstream stage
-published again (sinks.exactly_once), so each feedback is stored once. A record ClickHouse
-can never take goes to the dead-letter topic as ``sink_rejected`` and the rest of its batch
-is stored (sinks.record_store).
+leaves out the rows already stored, and so does feedback that a source sent again
+(sinks.exactly_once), so each feedback is stored once. A record ClickHouse can never take
+goes to the dead-letter topic as ``sink_rejected`` and the rest of its batch is stored
+(sinks.record_store).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
 import faust
@@ -26,7 +30,7 @@ from schemas.cases import Case
 from schemas.conversations import ConversationEnd
 from schemas.dead_letters import ReasonCode
 from schemas.feedback import ScoredFeedback
-from schemas.records import RawRecord
+from schemas.records import RawRecord, Stored
 from sinks.exactly_once import ExactlyOnceInserter, stored_feedback
 from sinks.kafka import KafkaPublisher
 from sinks.record_store import RecordStore, Rejection, RowBuilder
@@ -38,12 +42,51 @@ from sinks.rows import (
     conversation_columns,
 )
 
-__all__ = ["register_store_agents"]
+__all__ = ["FeedbackSink", "register_store_agents"]
 
 
-def register_store_agents(app: faust.App, ctx: WorkerContext, publisher: KafkaPublisher) -> None:
-    """Add the feedback, alert, action and case sink agents to ``app``."""
-    scored = app.topic(ctx.topics.scored, key_type=bytes, value_type=bytes, value_serializer="raw")
+@dataclass
+class FeedbackSink:
+    """Stores scored feedback and its aspect mentions; each row carries the coordinates of
+    the raw record the feedback was scored from."""
+
+    ctx: WorkerContext
+    store: RecordStore[ScoredFeedback]
+
+    async def store_batch(
+        self, batch: Sequence[tuple[RawRecord, Stored[ScoredFeedback]]], outcome: StageOutcome
+    ) -> None:
+        """Store what ClickHouse does not hold yet; a feedback it can never take becomes a
+        dead letter (stage ``sink``, the raw record) in ``outcome``. Waits out outages."""
+        ctx = self.ctx
+        decoded = list(batch)
+        replayed = await stored_feedback(ctx.writer.query, [item.message for _, item in decoded])
+        if replayed:
+            ctx.metrics.feedback_already_stored.inc(len(replayed))
+            decoded = [d for i, d in enumerate(decoded) if i not in replayed]
+        rejected = await self.store.store([item for _, item in decoded], int(time.time() * 1000))
+        _dead_letter_rejected(ctx, decoded, rejected, outcome)
+        stored_at_ms = int(time.time() * 1000)
+        latency = ctx.metrics.feedback_latency
+        for i, (_, item) in enumerate(decoded):
+            if i not in rejected:
+                latency.observe(max(0, stored_at_ms - item.message.origin.timestamp_ms) / 1000)
+
+
+def _dead_letter_rejected(
+    ctx: WorkerContext,
+    decoded: Sequence[tuple[RawRecord, Any]],
+    rejected: dict[int, Rejection],
+    outcome: StageOutcome,
+) -> None:
+    for index, rejection in rejected.items():
+        cause = InvalidMessage(cast(ReasonCode, rejection.reason), rejection.message)
+        outcome.add_dead(decoded[index][0], "sink", cause, ctx.topics.dlq)
+
+
+def register_store_agents(app: faust.App, ctx: WorkerContext, publisher: KafkaPublisher) -> FeedbackSink:
+    """Add the alert, action, case and conversation sink agents to ``app``; returns the
+    feedback sink the ingest agents store with."""
     alerts = app.topic(ctx.topics.alerts, key_type=bytes, value_type=bytes, value_serializer="raw")
     actions = app.topic(ctx.topics.actions, key_type=bytes, value_type=bytes, value_serializer="raw")
     cases = app.topic(ctx.topics.cases, key_type=bytes, value_type=bytes, value_serializer="raw")
@@ -58,37 +101,9 @@ def register_store_agents(app: faust.App, ctx: WorkerContext, publisher: KafkaPu
 
     app.on_partitions_revoked.connect(cast(Any, forget_stored_offsets))
     app.on_partitions_assigned.connect(cast(Any, forget_stored_offsets))
-    latency = ctx.metrics.feedback_latency
 
     def record_store(builders: list[tuple[str, RowBuilder[Any]]]) -> RecordStore[Any]:
         return RecordStore(builders, inserter, ctx.writer.column_types, ctx.metrics)
-
-    def dead_letter_rejected(
-        decoded: list[tuple[RawRecord, Any]], rejected: dict[int, Rejection], outcome: StageOutcome
-    ) -> None:
-        for index, rejection in rejected.items():
-            cause = InvalidMessage(cast(ReasonCode, rejection.reason), rejection.message)
-            outcome.add_dead(decoded[index][0], "sink", cause, ctx.topics.dlq)
-
-    feedback_store = record_store(list(SCORED_FEEDBACK_TABLES))
-
-    async def store_feedback(stream: faust.StreamT[bytes]) -> None:
-        stage = "store_feedback"
-        async for records in batches(stream, ctx, stage):
-            timer = BatchTimer(ctx, stage)
-            decoded, outcome = decode_batch(records, ScoredFeedback, "sink", ctx.topics.dlq)
-            replayed = await stored_feedback(ctx.writer.query, [item.message for _, item in decoded])
-            if replayed:
-                ctx.metrics.feedback_already_stored.inc(len(replayed))
-                decoded = [d for i, d in enumerate(decoded) if i not in replayed]
-            rejected = await feedback_store.store([item for _, item in decoded], int(time.time() * 1000))
-            dead_letter_rejected(decoded, rejected, outcome)
-            stored_at_ms = int(time.time() * 1000)
-            for i, (_, item) in enumerate(decoded):
-                if i not in rejected:
-                    latency.observe(max(0, stored_at_ms - item.message.origin.timestamp_ms) / 1000)
-            await publish_outcome(publisher, outcome, ctx, stage)
-            timer.done()
 
     def store_messages(model: type[BaseModel], table: str, build: RowBuilder[Any], stage: str) -> Any:
         """An agent that stores one message type into one table (alerts, actions)."""
@@ -99,7 +114,7 @@ def register_store_agents(app: faust.App, ctx: WorkerContext, publisher: KafkaPu
                 timer = BatchTimer(ctx, stage)
                 decoded, outcome = decode_batch(records, model, "sink", ctx.topics.dlq)
                 rejected = await store.store([item for _, item in decoded], int(time.time() * 1000))
-                dead_letter_rejected(decoded, rejected, outcome)
+                _dead_letter_rejected(ctx, decoded, rejected, outcome)
                 await publish_outcome(publisher, outcome, ctx, stage)
                 timer.done()
 
@@ -112,8 +127,8 @@ def register_store_agents(app: faust.App, ctx: WorkerContext, publisher: KafkaPu
         ConversationEnd, "conversations", conversation_columns, "store_conversations"
     )
 
-    app.agent(scored, name="store-feedback")(store_feedback)
     app.agent(actions, name="store-actions")(store_actions)
     app.agent(alerts, name="store-alerts")(store_alerts)
     app.agent(cases, name="store-cases")(store_cases)
     app.agent(conversations, name="store-conversations")(store_conversations)
+    return FeedbackSink(ctx, record_store(list(SCORED_FEEDBACK_TABLES)))

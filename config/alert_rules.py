@@ -63,11 +63,12 @@ class RuleScope(BaseModel):
 
     def matches(self, brand: str, product: str, aspect: str, channel: str = "") -> bool:
         """Whether the scope (brand, product, aspect, channel) is watched by this rule."""
+        # Called per rule for every feedback and touched window: most patterns are "*".
         return (
-            fnmatchcase(brand, self.brand)
-            and fnmatchcase(product, self.product)
-            and fnmatchcase(aspect, self.aspect)
-            and fnmatchcase(channel, self.channel)
+            (self.brand == "*" or fnmatchcase(brand, self.brand))
+            and (self.product == "*" or fnmatchcase(product, self.product))
+            and (self.aspect == "*" or fnmatchcase(aspect, self.aspect))
+            and (self.channel == "*" or fnmatchcase(channel, self.channel))
         )
 
 

@@ -50,6 +50,9 @@ class StageOutcome:
     dead_letters: list[OutgoingRecord] = field(default_factory=list)
     dead_reasons: list[str] = field(default_factory=list)
     skipped: int = 0
+    scored: list[tuple[RawRecord, Stored[ScoredFeedback], OutgoingRecord]] = field(default_factory=list)
+    """:func:`score_batch` only: per scored feedback, its raw record, the feedback with that
+    record's coordinates, and its record among ``outputs``."""
 
     def to_publish(self, dlq_payload: DlqPayload) -> list[OutgoingRecord]:
         """The outputs, then the dead letters carrying the value ``VOC_DLQ_PAYLOAD`` asks for."""
@@ -152,7 +155,9 @@ def score_batch(
         except Exception as exc:  # noqa: BLE001
             outcome.add_dead(record, "analyze", exc, dlq)
             continue
-        outcome.outputs.append(_keyed(scored, out_topic))
+        output = _keyed(scored, out_topic)
+        outcome.outputs.append(output)
+        outcome.scored.append((record, Stored(scored, record.topic, record.partition, record.offset), output))
     return outcome
 
 

@@ -128,7 +128,12 @@ def db_migrate() -> None:
 
 @click.command()
 @click.option("--topic", required=True, help="Topic to produce to (full name).")
-@click.option("--key-field", default=None, help="Top-level JSON field to use as record key.")
+@click.option(
+    "--key-field",
+    default=None,
+    help="JSON field(s) to use as the record key: a name, a dotted path, or several joined by | "
+    "(reviews: 'brand|product.sku', so each is counted where it is scored).",
+)
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def produce(topic: str, key_field: str | None, file: Path) -> None:
     """Replay FILE (JSON lines) into TOPIC, one record per line, bytes unchanged."""

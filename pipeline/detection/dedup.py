@@ -31,6 +31,7 @@ import hashlib
 from collections.abc import MutableMapping
 from typing import Any
 
+from pipeline.placement import KEY_SEPARATOR
 from schemas.feedback import ScoredFeedback
 
 __all__ = ["id_fingerprint", "text_fingerprint", "BUCKETS_PER_HORIZON", "KEY_SEPARATOR", "FingerprintStore"]
@@ -56,8 +57,6 @@ def id_fingerprint(feedback_id: str) -> str:
     return "id:" + hashlib.blake2b(feedback_id.encode(), digest_size=6).hexdigest()
 
 
-#: Separates the product (the partitioning part of a key) from the rest.
-KEY_SEPARATOR = b"\x1f"
 #: Buckets per dedup horizon: expiry is this fine-grained.
 BUCKETS_PER_HORIZON = 6
 

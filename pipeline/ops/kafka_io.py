@@ -17,7 +17,11 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from pipeline.runtime.kafka_connection import KafkaConnection
 from schemas.records import RawRecord
 
-__all__ = ["iter_jsonl_lines", "key_of", "new_producer", "produce_lines", "read_topic"]
+__all__ = ["PRODUCT_KEY", "iter_jsonl_lines", "key_of", "new_producer", "produce_lines", "read_topic"]
+
+#: The key of a review: its brand and SKU, the key the scored feedback gets, so the worker
+#: that scores it owns its product's windows (pipeline.placement) and nothing has to move.
+PRODUCT_KEY = "brand|product.sku"
 
 # Sends in flight before waiting for their acks: bounds memory while keeping the pipe full.
 _IN_FLIGHT = 5_000
@@ -33,15 +37,29 @@ def iter_jsonl_lines(path: Path) -> Iterator[bytes]:
                 yield line
 
 
+def _field(message: Any, path: str) -> Any:
+    for name in path.split("."):
+        if not isinstance(message, dict):
+            return None
+        message = message.get(name)
+    return message
+
+
 def key_of(line: bytes, field: str | None) -> bytes | None:
-    """The value of top-level ``field`` in a JSON line as the record key, or None."""
+    """The record key of a JSON line: the value of ``field``, a top-level name or a dotted
+    path (``product.sku``), or several joined by ``|`` (``brand|product.sku`` gives
+    ``云杉|S1``); None when ``field`` is None, the line is not a JSON object or a value is
+    missing."""
     if field is None:
         return None
     try:
-        value = orjson.loads(line).get(field)
-    except (orjson.JSONDecodeError, AttributeError):
+        message = orjson.loads(line)
+    except orjson.JSONDecodeError:
         return None
-    return None if value is None else str(value).encode()
+    values = [_field(message, path) for path in field.split("|")]
+    if any(value is None for value in values):
+        return None
+    return "|".join(str(value) for value in values).encode()
 
 
 def new_producer(kafka: KafkaConnection) -> AIOKafkaProducer:

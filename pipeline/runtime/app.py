@@ -79,9 +79,9 @@ def create_app(ctx: WorkerContext) -> faust.App:
         return app.producer.send(topic, key, value, None, None, headers)
 
     publisher = KafkaPublisher(send, ctx.retry)
-    register_ingest_agents(app, ctx, publisher)
-    register_detect_agent(app, ctx, publisher)
-    register_store_agents(app, ctx, publisher)
+    detection = register_detect_agent(app, ctx, publisher)
+    sink = register_store_agents(app, ctx, publisher)
+    register_ingest_agents(app, ctx, publisher, detection, sink)
     register_case_agents(app, ctx, publisher)
 
     async def commit_on_shutdown(sender: Any, **kwargs: Any) -> None:

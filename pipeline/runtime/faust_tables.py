@@ -14,17 +14,10 @@ from __future__ import annotations
 from typing import Any
 
 import faust
-from aiokafka.partitioner import murmur2
 
-from pipeline.detection.dedup import KEY_SEPARATOR
+from pipeline.placement import partition_of
 
 __all__ = ["CoPartitionedTable", "partition_of"]
-
-
-def partition_of(key: bytes, partitions: int) -> int:
-    """The partition of ``key``'s partition part, as the default partitioner picks it."""
-    hashed: int = murmur2(key.split(KEY_SEPARATOR, 1)[0])
-    return (hashed & 0x7FFFFFFF) % partitions
 
 
 class CoPartitionedTable(faust.Table[Any, Any]):

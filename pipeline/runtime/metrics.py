@@ -24,6 +24,8 @@ class PipelineMetrics:
     messages_out: Counter
     dead_letters: Counter
     skipped: Counter
+    feedback_repartitioned: Counter
+    feedback_detected: Counter
     late_events: Counter
     replayed_events: Counter
     duplicate_events: Counter
@@ -65,6 +67,19 @@ class PipelineMetrics:
                 "Valid records skipped: not customer voice (agent and bot chat turns), or a social post "
                 "naming no known brand (reason no_brand).",
                 ["stage", "reason"],
+                registry=registry,
+            ),
+            feedback_repartitioned=Counter(
+                "voc_feedback_repartitioned",
+                "Scored feedback whose raw record was not on its product's partition, moved there "
+                "(feedback.repartition) to be counted: raw records keyed brand|sku never move.",
+                ["stage"],
+                registry=registry,
+            ),
+            feedback_detected=Counter(
+                "voc_feedback_detected",
+                "Scored feedback the product detector took in, where it was scored or after a move "
+                "(counted into windows, or found late, replayed or duplicate).",
                 registry=registry,
             ),
             late_events=Counter("voc_late_events", "Events older than every open window.", registry=registry),

@@ -39,6 +39,9 @@ class TopicNames:
     surveys_raw: str
     social_raw: str
     scored: str
+    repartition: str
+    """Scored feedback moved to its product's partition to be counted there: the feedback
+    whose raw record was not on that partition (internal; the scored topic's schema)."""
     alerts: str
     actions: str
     brand_windows: str
@@ -59,6 +62,7 @@ class TopicNames:
             surveys_raw=f"{namespace}.surveys.raw",
             social_raw=f"{namespace}.social.raw",
             scored=f"{namespace}.feedback.scored",
+            repartition=f"{namespace}.feedback.repartition",
             alerts=f"{namespace}.alerts",
             actions=f"{namespace}.actions",
             brand_windows=f"{namespace}.windows.brand",
@@ -72,8 +76,8 @@ class TopicNames:
         """Every topic, inputs first."""
         return [
             self.reviews_raw, self.chats_raw, self.surveys_raw, self.social_raw,
-            self.scored, self.alerts, self.actions, self.brand_windows, self.cases, self.case_updates,
-            self.conversations, self.dlq,
+            self.scored, self.repartition, self.alerts, self.actions, self.brand_windows, self.cases,
+            self.case_updates, self.conversations, self.dlq,
         ]  # fmt: skip
 
 
@@ -87,8 +91,8 @@ def topic_specs(
 ) -> list[TopicSpec]:
     """Every topic a worker of app ``app_id`` reads or writes, the table changelogs included.
 
-    The tables are keyed like the topics they read (scored feedback by product; window
-    deltas, alerts and case updates by brand) and their changelogs are co-partitioned
+    The tables are keyed like the topics they read (feedback by product; window deltas,
+    alerts and case updates by brand) and their changelogs are co-partitioned
     with those topics, so these must have the settings' partition count (``strict``). Any
     other count elsewhere only changes how many workers share the work.
 
@@ -97,7 +101,9 @@ def topic_specs(
     an acknowledged record survives the loss of any one broker, and one broker may be down
     without stopping writes.
     """
-    keyed_state = {topics.scored, topics.brand_windows, topics.alerts, topics.case_updates}
+    keyed_state = {
+        topics.scored, topics.repartition, topics.brand_windows, topics.alerts, topics.case_updates
+    }  # fmt: skip
     durability = {"min.insync.replicas": str(replication - 1)} if replication > 1 else {}
     specs = [
         TopicSpec(

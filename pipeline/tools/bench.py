@@ -38,12 +38,13 @@ from typing import Any
 import orjson
 
 from config import Settings
-from pipeline.ops.kafka_io import new_producer, produce_lines, read_topic
+from pipeline.ops.kafka_io import PRODUCT_KEY, key_of, new_producer, produce_lines, read_topic
 from pipeline.runtime.context import clickhouse_config, ensure_pipeline_topics
 from pipeline.runtime.kafka_admin import admin_client, delete_topics
 from pipeline.runtime.kafka_connection import KafkaConnection
 from pipeline.runtime.topics import TABLES, TopicNames, changelog_topic
 from pipeline.tools.demo_data import BRANDS, CATEGORIES, REVIEW_SAMPLE
+from pipeline.tools.proc_cpu import CpuMeter, service_pids
 from pipeline.tools.worker_process import start_worker, stop_worker
 from schemas.alerts import Alert
 from sinks.clickhouse import connect
@@ -86,7 +87,7 @@ def synthetic_reviews(
 
 async def _produce_paced(kafka: KafkaConnection, topic: str, lines: list[bytes], rate: float | None) -> None:
     if not rate:
-        await produce_lines(kafka, topic, lines)
+        await produce_lines(kafka, topic, lines, PRODUCT_KEY)
         return
     chunk = max(1, int(rate / 20))  # 20 chunks a second
     started = time.monotonic()
@@ -95,7 +96,10 @@ async def _produce_paced(kafka: KafkaConnection, topic: str, lines: list[bytes],
     await producer.start()
     try:
         for i in range(0, len(lines), chunk):
-            futures = [await producer.send(topic, line) for line in lines[i : i + chunk]]
+            futures = [
+                await producer.send(topic, line, key=key_of(line, PRODUCT_KEY))
+                for line in lines[i : i + chunk]
+            ]
             await asyncio.gather(*futures)
             ahead = started + (i + chunk) / rate - time.monotonic()
             if ahead > 0:
@@ -277,16 +281,22 @@ def _measure(
     first_event = datetime.now(UTC) - timedelta(hours=(count + _WARMUP) / per_hour)
     try:
         warmup = synthetic_reviews(_WARMUP, "W", first_event=first_event, per_hour=per_hour)
-        asyncio.run(produce_lines(KafkaConnection.from_settings(settings), topics.reviews_raw, warmup))
+        asyncio.run(
+            produce_lines(KafkaConnection.from_settings(settings), topics.reviews_raw, warmup, PRODUCT_KEY)
+        )
         if _wait(client, "W", _WARMUP, timeout_s, processes) < _WARMUP:
             raise RuntimeError(f"warm-up did not complete; see {log_path}")
         run_start = first_event + timedelta(hours=_WARMUP / per_hour)
         lines = synthetic_reviews(count, "B", first_event=run_start, per_hour=per_hour)
         growth = _Growth(settings, processes, every=max(count // 10, 10_000))
-        produce_started = time.monotonic()
+        # CPU from here (warm-up stored, models loaded) to the last feedback stored.
+        cpu = CpuMeter({"process": [p.pid for p in processes], **service_pids()})
+        cpu.start()
+        produce_started, producer_cpu = time.monotonic(), time.process_time()
         asyncio.run(_produce_paced(KafkaConnection.from_settings(settings), topics.reviews_raw, lines, rate))
-        produce_s = time.monotonic() - produce_started
+        produce_s, producer_cpu_s = time.monotonic() - produce_started, time.process_time() - producer_cpu
         stored = _wait(client, "B", count, timeout_s, processes, on_progress=growth)
+        cpu.stop()
         memory = [_rss_mb(p.pid) for p in processes]
         row = client.execute(
             "SELECT count(), min(produced_at_ms), max(produced_at_ms), max(stored_at_ms), "
@@ -309,6 +319,10 @@ def _measure(
             "throughput_per_s": round(throughput, 1),
             "throughput_per_process_per_s": round(throughput / len(processes), 1),
             "latency_ms": {"p50": p50, "p99": p99, "max": worst},
+            "cpu_us_per_feedback": {
+                **cpu.per_item_us(stored),
+                "producer": round(producer_cpu_s * 1e6 / max(1, count), 1),
+            },
             "critical_alert_latency_ms": _quantiles(critical),
             "rss_mb": memory,
             "changelog_bytes": changelog,
@@ -335,6 +349,7 @@ def _changelogs(app_id: str) -> list[str]:
 
 WORKER = ("pipeline.cli", "worker")
 BASELINE = ("pipeline.tools.bench_baseline",)
+FLOOR = ("pipeline.tools.bench_floor",)
 
 
 def run_bench(
@@ -346,18 +361,30 @@ def run_bench(
     workers: int = 1,
     baseline: bool = True,
     per_hour: float = 100_000,
+    floor: bool = True,
 ) -> dict[str, Any]:
     """One benchmark of ``workers`` worker processes and, on the same data and services, one
-    of the Faust-free baseline loop (pipeline.tools.bench_baseline); each in a fresh namespace and
-    database. Returns both and their ratio (worker throughput per process / baseline)."""
+    of the Faust-free baseline loop (pipeline.tools.bench_baseline) and one of the floor
+    (pipeline.tools.bench_floor: raw topic → JSON → ClickHouse, nothing else); each in a
+    fresh namespace and database. Returns each run, the worker / baseline throughput ratio,
+    and the CPU µs per feedback of the worker processes, the baseline and the floor, with the
+    worker / floor ratio."""
     result: dict[str, Any] = {
         "worker": _measure(settings, "bench", [WORKER] * workers, count, rate, log_dir, timeout_s, per_hour)
     }
+    result["worker_cpu_us_per_feedback"] = result["worker"]["cpu_us_per_feedback"]["process"]
     if baseline:
         result["baseline"] = _measure(
             settings, "benchbase", [BASELINE], count, rate, log_dir, timeout_s, per_hour
         )
         result["worker_to_baseline"] = round(
             result["worker"]["throughput_per_process_per_s"] / result["baseline"]["throughput_per_s"], 3
+        )
+        result["baseline_cpu_us_per_feedback"] = result["baseline"]["cpu_us_per_feedback"]["process"]
+    if floor:
+        result["floor"] = _measure(settings, "benchfloor", [FLOOR], count, rate, log_dir, timeout_s, per_hour)
+        result["floor_cpu_us_per_feedback"] = result["floor"]["cpu_us_per_feedback"]["process"]
+        result["worker_to_floor_cpu"] = round(
+            result["worker_cpu_us_per_feedback"] / max(0.1, result["floor_cpu_us_per_feedback"]), 2
         )
     return result

@@ -3,18 +3,16 @@
 One process, one aiokafka consumer in a group of its own on the three raw topics:
 
     getmany (up to VOC_BATCH_MAX_MESSAGES) → score_batch (ingest + analyze) → publish the
-    scored records and dead letters → detect_batch on product states and fingerprints in the worker's
-    stores over plain dicts →
-    publish the alerts → store feedback and mentions (the worker's record store and
-    exactly-once inserter) → commit the batch's offsets
+    scored records and dead letters → detect_batch on product states and fingerprints in the
+    worker's stores over plain dicts → publish the alerts → store feedback and mentions (the
+    worker's record store and exactly-once inserter) → commit the batch's offsets
 
 The stage functions, the publisher, the retry policy and the ClickHouse writer are the
 worker's own; the data, broker and database are the bench's. What the loop leaves out is what
-Faust and the design's second hop cost the worker: reading ``feedback.scored`` back (the
-detector and the store take the batch from memory, which one process owning every partition
-allows), the table changelogs, the brand-level detector, the alert and action sinks, the
-watchdog and the HTTP endpoints. The worker / baseline ratio is therefore the price of those,
-not a like-for-like race. Not a runtime: a crash here is not recovered.
+Faust costs the worker: its consumer, streams and acks, the table changelogs, the brand-level
+detector, the alert and action sinks, the watchdog and the HTTP endpoints. The worker /
+baseline ratio is therefore the price of those, not a like-for-like race. Not a runtime: a
+crash here is not recovered.
 
 Run as ``python -m pipeline.tools.bench_baseline`` with the worker's VOC_* environment; stops on
 SIGTERM or SIGINT after the batch in hand.
@@ -76,11 +74,8 @@ async def _process(
             batch, ingestors[topic], ctx.ingest, ctx.analyzer, ctx.topics.scored, ctx.topics.dlq
         )
         await publisher.publish(outcome.to_publish(ctx.settings.dlq_payload))
-        # Decoded as the worker's detector and store decode what they read back; the rows
-        # carry the raw record's coordinates, since the loop never reads the scored topic.
-        for output in outcome.outputs:
-            message = ScoredFeedback.model_validate_json(output.value)
-            scored.append(Stored(message, topic, message.origin.partition, message.origin.offset))
+        # As in the worker, the rows carry the raw record's coordinates.
+        scored.extend(item for _, item, _ in outcome.scored)
     keyed = [(item.message.partition_key.encode(), item) for item in scored]
     current = {key: states.load(key) for key, _ in keyed}
     result = detect_batch(keyed, current, ctx.rules, datetime.now(UTC), fingerprints)

@@ -34,7 +34,7 @@ from typing import Any, TypeVar
 import orjson
 
 from config import REPO_ROOT, Settings
-from pipeline.ops.kafka_io import produce_lines, read_topic
+from pipeline.ops.kafka_io import PRODUCT_KEY, produce_lines, read_topic
 from pipeline.runtime.context import clickhouse_config
 from pipeline.runtime.kafka_connection import KafkaConnection
 from pipeline.runtime.topics import TopicNames
@@ -133,7 +133,9 @@ class _Run:
 
     def produce(self, lines: list[bytes]) -> None:
         asyncio.run(
-            produce_lines(KafkaConnection.from_settings(self.settings), self.topics.reviews_raw, lines)
+            produce_lines(
+                KafkaConnection.from_settings(self.settings), self.topics.reviews_raw, lines, PRODUCT_KEY
+            )
         )
 
     def close(self) -> None:

@@ -18,7 +18,7 @@ from clickhouse_driver import Client
 from config import Settings
 from pipeline.dead_letters import PAYLOAD_HEADER
 from pipeline.ingest import IngestContext, ingest_chat, ingest_review, ingest_social, ingest_survey
-from pipeline.ops.kafka_io import iter_jsonl_lines, produce_lines, read_topic
+from pipeline.ops.kafka_io import PRODUCT_KEY, iter_jsonl_lines, produce_lines, read_topic
 from pipeline.reporting.report import format_table, render_cases, render_report
 from pipeline.runtime.context import ingest_context, load_sentiment_scorer
 from pipeline.runtime.kafka_connection import KafkaConnection
@@ -257,7 +257,7 @@ def run_demo(settings: Settings, client: Client, work_dir: Path, timeout_s: floa
     worker = start_worker({"VOC_CASE_RULES_PATH": str(DEMO_CASE_RULES), **os.environ}, log_path)
     try:
         for name, topic, key in (
-            ("reviews", topics.reviews_raw, "review_id"),
+            ("reviews", topics.reviews_raw, PRODUCT_KEY),
             ("chats", topics.chats_raw, "conversation_id"),
             ("surveys", topics.surveys_raw, "response_id"),
             ("social", topics.social_raw, "post_id"),

@@ -45,10 +45,10 @@ def hour_of_reviews(hour: int, negative: int) -> list[bytes]:
 
 
 def detected(stack: Stack, worker: object) -> float:
-    """How many scored feedback the worker's detect stage has read."""
+    """How many scored feedback the worker's product detector has taken in."""
     body = stack.http_get(worker, "/metrics")[1]  # type: ignore[arg-type]
     for line in body.splitlines():
-        if line.startswith('voc_messages_in_total{stage="detect"}'):
+        if line.startswith("voc_feedback_detected_total "):
             return float(line.rsplit(" ", 1)[1])
     return 0.0
 

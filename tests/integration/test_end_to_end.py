@@ -144,12 +144,15 @@ def test_known_messages_end_exactly_where_they_should(
         "ORDER BY feedback_id, aspect"
     )
     assert mentions == EXPECTED_MENTIONS
-    # Lineage: every row knows its raw source record and the scored record it was stored from.
-    lineage = stack.query("SELECT DISTINCT origin_topic, kafka_topic FROM feedback ORDER BY origin_topic")
+    # Lineage: every row knows the raw record it was scored and stored from.
+    lineage = stack.query(
+        "SELECT DISTINCT origin_topic, kafka_topic, origin_offset = kafka_offset FROM feedback "
+        "ORDER BY origin_topic"
+    )
     assert lineage == [
-        (stack.topics.chats_raw, stack.topics.scored),
-        (stack.topics.reviews_raw, stack.topics.scored),
-        (stack.topics.surveys_raw, stack.topics.scored),
+        (stack.topics.chats_raw, stack.topics.chats_raw, 1),
+        (stack.topics.reviews_raw, stack.topics.reviews_raw, 1),
+        (stack.topics.surveys_raw, stack.topics.surveys_raw, 1),
     ]
     refs = stack.query("SELECT customer_ref FROM feedback WHERE feedback_id = 'review:tmall:R1'")[0][0]
     assert len(refs) == 32 and "cust" not in refs

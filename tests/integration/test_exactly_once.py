@@ -1,8 +1,10 @@
-"""Exactly-once into ClickHouse: a worker killed (SIGKILL) after its sink stored a batch but
-before the batch's offsets were committed stores nothing twice when it is restarted (issue #5).
+"""Exactly-once into ClickHouse: a worker killed (SIGKILL) after it stored a batch but before
+the batch's offsets were committed stores nothing twice when it is restarted (issue #5).
 
-Scored feedback is produced straight into the sink's input topic, so every row the second
-worker reads again is one the first already stored: no upstream stage is in the way.
+Feedback is stored where it is scored, from the raw topic: every raw record the second
+worker reads again is one whose feedback the first already stored. Reviews keyed by product
+are counted where they are scored; reviews keyed otherwise move to the repartition topic
+first, so both paths are replayed.
 """
 
 from __future__ import annotations
@@ -19,9 +21,8 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from pipeline.runtime.context import build_analyzer
+from pipeline.ops.kafka_io import PRODUCT_KEY
 from pipeline.runtime.kafka_connection import KafkaConnection
-from schemas.feedback import Feedback, Origin
 from tests.integration.conftest import Stack
 
 pytestmark = pytest.mark.integration
@@ -31,26 +32,23 @@ TEXTS = ["包装破了，东西压坏了", "味道很好，送餐很快", "快�
 START = datetime(2026, 11, 1, 10, tzinfo=UTC)
 
 
-def scored_feedback(stack: Stack) -> tuple[list[bytes], int]:
-    """COUNT scored feedback messages and how many aspect mentions they carry."""
-    analyzer = build_analyzer(stack.settings)
-    values, mentions = [], 0
-    for i in range(COUNT):
-        scored = analyzer.score(
-            Feedback(
-                feedback_id=f"review:jd:E{i}",
-                source="review",
-                channel="jd",
-                brand=f"B{i % 3}",
-                product_sku=f"P{i % 17}",
-                text=TEXTS[i % len(TEXTS)],
-                event_time=START + timedelta(seconds=i),
-                origin=Origin(topic="raw", partition=0, offset=i, timestamp_ms=0),
-            )
+def reviews(prefix: str) -> list[bytes]:
+    """COUNT raw reviews over 3 brands and 17 products."""
+    return [
+        orjson.dumps(
+            {
+                "review_id": f"{prefix}{i}",
+                "platform": "jd",
+                "brand": f"B{i % 3}",
+                "product": {"sku": f"P{i % 17}"},
+                "rating": 1 + i % 5,
+                "text": TEXTS[i % len(TEXTS)],
+                "created_at": (START + timedelta(seconds=i)).isoformat(),
+                "customer_id": f"C{i}",
+            }
         )
-        values.append(scored.model_dump_json().encode())
-        mentions += len(scored.aspects)
-    return values, mentions
+        for i in range(COUNT)
+    ]
 
 
 async def _offsets(
@@ -75,7 +73,7 @@ def offsets(stack: Stack, topic: str) -> tuple[list[int], list[int]]:
 
 
 def committed(stack: Stack) -> list[int]:
-    return offsets(stack, stack.topics.scored)[0]
+    return offsets(stack, stack.topics.reviews_raw)[0]
 
 
 def uncommitted(stack: Stack, topic: str) -> int:
@@ -92,12 +90,12 @@ def metric(body: str, name: str) -> float:
 def wait_for_reads(
     stack: Stack, worker: subprocess.Popen[bytes], count: int, timeout_s: float
 ) -> tuple[int, int]:
-    """Poll the worker's metrics until its feedback sink read ``count`` messages or the time
+    """Poll the worker's metrics until its review ingest read ``count`` messages or the time
     is up; returns messages read and feedback left out as already stored."""
 
     def sample() -> tuple[int, int]:
         body = stack.http_get(worker, "/metrics")[1]
-        reads = int(metric(body, 'voc_messages_in_total{stage="store_feedback"}'))
+        reads = int(metric(body, 'voc_messages_in_total{stage="ingest_reviews"}'))
         return reads, int(metric(body, "voc_feedback_already_stored_total"))
 
     deadline = time.monotonic() + timeout_s
@@ -115,7 +113,7 @@ def wait_for_reads(
 
 def restart_and_replay(stack: Stack, topics: list[str]) -> None:
     """Start one worker and wait until it has read again everything the group had not
-    committed on ``topics`` (each record there becomes one scored feedback); every feedback
+    committed on ``topics`` (each record there becomes one feedback); every feedback
     it reads was stored before, so each must be left out."""
     expected = sum(uncommitted(stack, topic) for topic in topics)
     worker = stack.start_worker("restarted")
@@ -130,18 +128,19 @@ def test_worker_killed_between_insert_and_commit_stores_each_message_once(
 ) -> None:
     # Commits every 10 minutes: whatever the first worker stores is not committed.
     stack = make_stack(commit_interval_s="600", log_level="info")
-    values, mention_count = scored_feedback(stack)
     first = stack.start_worker("first")
-    stack.produce(stack.topics.scored, values, key_field="product_sku")
+    stack.produce(stack.topics.reviews_raw, reviews("E"), key_field=PRODUCT_KEY)
     stack.wait_until(
         "every message stored",
         lambda: stack.query("SELECT count() FROM feedback")[0][0],
         lambda n: n >= COUNT,
     )
+    time.sleep(1)
+    mention_count = stack.query("SELECT count() FROM aspect_mentions")[0][0]
     stack.stop_worker(first, signal.SIGKILL)
     assert sum(committed(stack)) < COUNT, "offsets were committed before the kill; the test proves nothing"
 
-    restart_and_replay(stack, [stack.topics.scored])
+    restart_and_replay(stack, [stack.topics.reviews_raw])
 
     rows, distinct = stack.query("SELECT count(), uniqExact(feedback_id) FROM feedback")[0]
     assert (rows, distinct) == (COUNT, COUNT)
@@ -149,27 +148,13 @@ def test_worker_killed_between_insert_and_commit_stores_each_message_once(
 
 
 def test_a_whole_worker_killed_mid_stream_counts_each_feedback_once(make_stack: Callable[..., Stack]) -> None:
-    # Every stage replays what it had not committed: ingest and analysis publish their outputs
-    # again under new offsets, and the sink must still store each feedback once, so that the
-    # rollups do not count it twice.
+    # Every stage replays what it had not committed: the ingest agent publishes its outputs
+    # again under new offsets (scored, repartitioned: these reviews are not keyed by product),
+    # and the sink must still store each feedback once, so that the rollups do not count it
+    # twice.
     stack = make_stack(commit_interval_s="600", log_level="info")
-    reviews = [
-        orjson.dumps(
-            {
-                "review_id": f"W{i}",
-                "platform": "jd",
-                "brand": f"B{i % 3}",
-                "product": {"sku": f"P{i % 17}"},
-                "rating": 1 + i % 5,
-                "text": TEXTS[i % len(TEXTS)],
-                "created_at": (START + timedelta(seconds=i)).isoformat(),
-                "customer_id": f"C{i}",
-            }
-        )
-        for i in range(COUNT)
-    ]
     first = stack.start_worker("first")
-    stack.produce(stack.topics.reviews_raw, reviews, key_field="review_id")
+    stack.produce(stack.topics.reviews_raw, reviews("W"), key_field="review_id")
     stack.wait_until(
         "every feedback stored",
         lambda: stack.query("SELECT count() FROM feedback")[0][0],
@@ -180,7 +165,7 @@ def test_a_whole_worker_killed_mid_stream_counts_each_feedback_once(make_stack: 
     stack.stop_worker(first, signal.SIGKILL)
     assert uncommitted(stack, stack.topics.reviews_raw) > 0, "raw offsets were committed: nothing to replay"
 
-    restart_and_replay(stack, [stack.topics.reviews_raw, stack.topics.scored])
+    restart_and_replay(stack, [stack.topics.reviews_raw])
 
     assert stack.query("SELECT count(), uniqExact(feedback_id) FROM feedback")[0] == (COUNT, COUNT)
     assert stack.query("SELECT count() FROM aspect_mentions")[0][0] == mentions_before

@@ -16,9 +16,8 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import pytest
 
-from pipeline.runtime.context import build_analyzer
+from pipeline.ops.kafka_io import PRODUCT_KEY
 from schemas.dead_letters import DeadLetterReason
-from schemas.feedback import Feedback, Origin
 from tests.integration.conftest import Stack
 
 pytestmark = pytest.mark.integration
@@ -78,34 +77,38 @@ def test_event_times_no_table_can_hold_are_dead_letters_and_the_rest_is_stored(
 def test_a_record_clickhouse_cannot_hold_is_a_sink_rejected_dead_letter(
     make_stack: Callable[..., Stack],
 ) -> None:
-    # Scored feedback straight onto the sink's topic, as a producer that skips ingest would.
+    # A table was changed under the worker (an operator narrowed a column): a negative aspect
+    # mention (polarity -1) no longer fits, and only its feedback may be held back.
     stack = make_stack()
-    analyzer = build_analyzer(stack.settings)
-    values = []
-    for i in range(50):
-        event_time = datetime(2200, 1, 1, tzinfo=UTC) if i == 25 else START + timedelta(seconds=i)
-        scored = analyzer.score(Feedback(
-            feedback_id=f"review:jd:K{i}", source="review", channel="jd", brand="云杉",
-            product_sku=f"S{i % 3}", text="包装破了，东西压坏了", event_time=event_time,
-            origin=Origin(topic="raw", partition=0, offset=i, timestamp_ms=0),
-        ))  # fmt: skip
-        values.append(scored.model_dump_json().encode())
+    stack.query("ALTER TABLE aspect_mentions MODIFY COLUMN polarity UInt8")
     worker = stack.start_worker()
-    stack.produce(stack.topics.scored, values, key_field="product_sku")
+    values = [
+        orjson.dumps(
+            {
+                **orjson.loads(review(i)),
+                "review_id": f"K{i}",
+                "product": {"sku": f"S{i % 3}"},
+                "text": "包装破了，东西压坏了" if i == 25 else "味道很好，送餐很快",
+            }
+        )
+        for i in range(50)
+    ]
+    stack.produce(stack.topics.reviews_raw, values, key_field=PRODUCT_KEY)
     stack.wait_until(
         "49 feedback", lambda: stack.query("SELECT count() FROM feedback")[0][0], lambda n: n >= 49
     )
     [(value, reason)] = dead_letters(stack, 1)
     assert value == values[25]
     assert (reason.stage, reason.reason) == ("sink", "sink_rejected")
-    assert "event_time" in reason.error_message and "2200-01-01" in reason.error_message
-    # Its mentions were not stored without it.
-    assert stack.query("SELECT countIf(feedback_id = 'review:jd:K25'), count() FROM aspect_mentions")[0] == (
-        0,
-        49,
+    assert "polarity" in reason.error_message and "UInt8" in reason.error_message
+    # Neither its feedback nor its other mentions were stored; every other feedback's were.
+    rejected_mentions, mentions, expected = stack.settled_row(
+        "SELECT countIf(feedback_id = 'review:jd:K25'), count(), "
+        "(SELECT sum(aspect_count) FROM feedback) FROM aspect_mentions"
     )
+    assert (rejected_mentions, mentions) == (0, expected) and mentions > 0
     body = stack.http_get(worker, "/metrics")[1]
-    assert metric(body, 'voc_dead_letters_total{reason="sink_rejected",stage="store_feedback"}') == 1
+    assert metric(body, 'voc_dead_letters_total{reason="sink_rejected",stage="ingest_reviews"}') == 1
     assert metric(body, 'voc_clickhouse_rows_rejected_total{table="aspect_mentions"}') == 1
 
 
@@ -126,7 +129,7 @@ def test_a_sink_without_clickhouse_fails_livez_and_counts_its_failed_queries(
         timeout_s=90,
     )
     stalls = orjson.loads(body)["stalls"]
-    assert {s["stage"] for s in stalls} >= {"store_feedback"}
+    assert {s["stage"] for s in stalls} >= {"ingest_reviews"}
     assert all(s["lag"] > 0 and s["idle_s"] >= 5 for s in stalls)
     metrics = stack.http_get(worker, "/metrics")[1]
     assert metric(metrics, 'voc_clickhouse_query_failures_total{table="feedback"}') >= 1

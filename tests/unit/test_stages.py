@@ -86,6 +86,12 @@ def test_score_batch_ingests_and_analyzes_in_one_pass(analyzer: Analyzer, ingest
     message = ScoredFeedback.model_validate_json(scored.value)
     assert message.aspects[0].aspect == "包装/破损" and message.origin.offset == 1
     assert outcome.skipped == 1 and outcome.dead_reasons == ["schema_invalid"]
+    # The feedback, for counting and storing where it was scored: the raw record's
+    # coordinates, and the very record that is published.
+    [(raw, item, output)] = outcome.scored
+    assert raw is chats[0] and output is scored
+    assert (item.topic, item.partition, item.offset) == (raw.topic, raw.partition, 1)
+    assert item.message == message
 
 
 def test_an_analyzer_failure_dead_letters_the_raw_record(
