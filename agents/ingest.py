@@ -24,10 +24,8 @@ from agents._batch import BatchTimer, batches, publish_outcome
 from agents.detect import ProductDetection
 from agents.store import FeedbackSink
 from pipeline.ingest import Ingestor, ingest_chat, ingest_review, ingest_social, ingest_survey
-from pipeline.placement import counted_at_source
 from pipeline.runtime.context import WorkerContext
-from pipeline.stages import StageOutcome, score_batch
-from schemas.records import OutgoingRecord
+from pipeline.stages import StageOutcome, place_scored, score_batch
 from sinks.kafka import KafkaPublisher
 
 __all__ = ["register_ingest_agents"]
@@ -82,14 +80,7 @@ def _register(
             )
             # The partition count the group's assignment was made with (None before the first).
             raw_partitions = app.consumer.topic_partitions(topic_name)
-            here, moved = [], []
-            for _, item, output in outcome.scored:
-                if output.key is not None and counted_at_source(
-                    output.key, item.partition, raw_partitions, partitions
-                ):
-                    here.append(item)
-                else:
-                    moved.append(OutgoingRecord(repartition, output.key, output.value))
+            here, moved = place_scored(outcome, raw_partitions, partitions, repartition)
             result, deltas = detection.count(here)
             await detection.settle(result, outcome, stage, [*deltas, *moved], skip_reason)
             ctx.metrics.feedback_repartitioned.labels(stage).inc(len(moved))

@@ -27,6 +27,7 @@ from pipeline.detection.windows import (
 )
 from pipeline.errors import InvalidMessage
 from pipeline.ingest import IngestContext, Ingestor, check_event_time, conversation_end, decode_message
+from pipeline.placement import counted_at_source
 from pipeline.text.analysis import Analyzer
 from schemas.alerts import Alert
 from schemas.dead_letters import Stage
@@ -36,7 +37,7 @@ from schemas.windows import WindowDelta
 
 __all__ = [
     "DetectOutcome", "StageOutcome", "decode_batch", "detect_batch", "detect_brand_batch",
-    "ingest_batch", "score_batch",
+    "ingest_batch", "place_scored", "score_batch",
 ]  # fmt: skip
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -159,6 +160,25 @@ def score_batch(
         outcome.outputs.append(output)
         outcome.scored.append((record, Stored(scored, record.topic, record.partition, record.offset), output))
     return outcome
+
+
+def place_scored(
+    outcome: StageOutcome, raw_partitions: int | None, partitions: int, repartition_topic: str
+) -> tuple[list[Stored[ScoredFeedback]], list[OutgoingRecord]]:
+    """Split :func:`score_batch`'s feedback into what the worker that scored it counts (its
+    raw record is on its product's partition, pipeline.placement) and the records that move
+    it to that partition on ``repartition_topic``. ``raw_partitions`` is the raw topic's
+    partition count (None: not known yet), ``partitions`` the tables'."""
+    here: list[Stored[ScoredFeedback]] = []
+    moved: list[OutgoingRecord] = []
+    for _, item, output in outcome.scored:
+        if output.key is not None and counted_at_source(
+            output.key, item.partition, raw_partitions, partitions
+        ):
+            here.append(item)
+        else:
+            moved.append(OutgoingRecord(repartition_topic, output.key, output.value))
+    return here, moved
 
 
 def decode_batch(
